@@ -1,0 +1,217 @@
+"""The curriculum as data: loaded from the framework document, editable in the admin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Track(models.Model):
+    slug = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    currency_metric = models.CharField(
+        max_length=120, help_text="What places a learner: e.g. annual total compensation."
+    )
+    graduation_threshold = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.80"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1.00"))],
+        help_text="Share of a level's keys (0.01-1.00) a learner completes to graduate it.",
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(graduation_threshold__gt=0) & Q(graduation_threshold__lte=1),
+                name="track_threshold_0_1",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Level(models.Model):
+    number = models.PositiveSmallIntegerField(
+        unique=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    name = models.CharField(max_length=40)
+    description = models.CharField(max_length=200)
+    focus = models.TextField(blank=True)
+    pain = models.TextField(blank=True)
+    promise = models.TextField(blank=True)
+    offer = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__gte=1) & Q(number__lte=4), name="level_number_1_4"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class TrackLevel(models.Model):
+    """One level of one track: its band of the currency figure and the document's texts."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="track_levels")
+    level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="track_levels")
+    min_amount = models.PositiveBigIntegerField(help_text="Band start in USD (inclusive).")
+    max_amount = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Band end in USD (exclusive); blank for no upper end."
+    )
+    heading_range = models.CharField(max_length=120, blank=True)
+    currency_metric = models.CharField(max_length=200, blank=True)
+    symptoms_heading = models.CharField(max_length=120, blank=True)
+    keys_heading = models.CharField(max_length=120, blank=True)
+    module_alignment = models.CharField(max_length=200, blank=True)
+    self_assessment_summary = models.CharField(
+        max_length=300, blank=True, help_text="The document's 'Your Level' line."
+    )
+
+    class Meta:
+        ordering = ["track", "level__number"]
+        verbose_name = "band"
+        constraints = [
+            models.UniqueConstraint(fields=["track", "level"], name="tracklevel_unique"),
+            models.CheckConstraint(
+                condition=Q(max_amount__isnull=True) | Q(max_amount__gt=models.F("min_amount")),
+                name="tracklevel_band_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.track.slug} {self.level.name}"
+
+
+class Stage(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    order = models.PositiveSmallIntegerField(unique=True)
+    summary = models.CharField(max_length=200, blank=True)
+    serves_level = models.OneToOneField(
+        Level,
+        on_delete=models.PROTECT,
+        related_name="serving_stage",
+        help_text="The level this stage moves learners up from.",
+    )
+    description = models.TextField(blank=True, help_text="One bullet per line.")
+
+    class Meta:
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def bullets(self) -> list[str]:
+        return [line for line in self.description.splitlines() if line.strip()]
+
+
+class Module(models.Model):
+    number = models.PositiveSmallIntegerField(
+        unique=True, validators=[MinValueValidator(1), MaxValueValidator(9)]
+    )
+    title = models.CharField(max_length=120)
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="modules")
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__gte=1) & Q(number__lte=9), name="module_number_1_9"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Module {self.number}: {self.title}"
+
+
+class Symptom(models.Model):
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="symptoms")
+    level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="symptoms")
+    order = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    depth = models.PositiveSmallIntegerField(default=0, help_text="0 = bullet, 1 = nested")
+
+    class Meta:
+        ordering = ["track", "level__number", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["track", "level", "order"], name="symptom_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Key(models.Model):
+    """A key to success: one actionable step of a track's level."""
+
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="keys")
+    level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="keys")
+    order = models.PositiveSmallIntegerField()
+    code = models.SlugField(max_length=40, unique=True)
+    verb = models.CharField(max_length=40)
+    text = models.TextField()
+    modules = models.ManyToManyField(
+        Module,
+        blank=True,
+        related_name="keys",
+        help_text="A key linked to modules is done exactly when all of them are completed.",
+    )
+
+    class Meta:
+        ordering = ["track", "level__number", "order"]
+        verbose_name = "key to success"
+        verbose_name_plural = "keys to success"
+        constraints = [
+            models.UniqueConstraint(fields=["track", "level", "order"], name="key_unique_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.full_text}"
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.verb} {self.text}"
+
+
+class SuccessMetric(models.Model):
+    track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="success_metrics")
+    from_level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveSmallIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["track", "from_level__number", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["track", "from_level", "order"], name="successmetric_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class SelfAssessmentQuestion(models.Model):
+    track = models.ForeignKey(
+        Track, on_delete=models.CASCADE, related_name="self_assessment_questions"
+    )
+    order = models.PositiveSmallIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["track", "order"]
+        constraints = [models.UniqueConstraint(fields=["track", "order"], name="question_unique")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,266 @@
+"""Learners, their self-assessment, their progress, their level history and nudge ledger."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+
+class UserManager(DjangoUserManager):
+    """Users log in with their email address; there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email
+
+
+def validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone (IANA name, e.g. Europe/Paris).")
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def available_timezones() -> frozenset[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(zoneinfo.available_timezones())
+    return _TIMEZONES
+
+
+class Cohort(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    start_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start_date", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SeenAs(models.TextChoices):
+    ARCHITECT = "architect", "Production architect"
+    INTEGRATOR = "integrator", "API integrator"
+
+
+class Learner(models.Model):
+    """The learner profile: one per user, with the self-assessment answers."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="learner")
+    track = models.ForeignKey(
+        "curriculum.Track", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cohort = models.ForeignKey(
+        Cohort, on_delete=models.SET_NULL, null=True, blank=True, related_name="learners"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    nudges_enabled = models.BooleanField(default=True)
+    assessment_submitted_at = models.DateTimeField(null=True, blank=True)
+
+    # Engineer answers.
+    annual_compensation = models.PositiveBigIntegerField(null=True, blank=True)
+    can_explain_concepts = models.BooleanField(null=True, blank=True)
+    can_implement_from_scratch = models.BooleanField(null=True, blank=True)
+    deployed_at_scale = models.BooleanField(null=True, blank=True)
+    seen_as = models.CharField(max_length=16, choices=SeenAs.choices, blank=True)
+    leads_initiatives = models.BooleanField(null=True, blank=True)
+    # Founder answers.
+    monthly_recurring_revenue = models.PositiveBigIntegerField(null=True, blank=True)
+    monthly_api_cost = models.PositiveBigIntegerField(null=True, blank=True)
+    owns_model_weights = models.BooleanField(null=True, blank=True)
+    replicable_by_competitors = models.BooleanField(null=True, blank=True)
+    investor_fundable = models.BooleanField(null=True, blank=True)
+
+    # Kept from the placement rule so that lists can filter and count by level.
+    level = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    level_changed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering = ["user__email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__gte=1) & Q(level__lte=4), name="learner_level_1_4"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["track", "level"], name="learner_track_level"),
+            models.Index(fields=["last_activity_at"], name="learner_last_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.display_name
+
+    @property
+    def has_assessment(self) -> bool:
+        return self.assessment_submitted_at is not None
+
+
+class CompletionSource(models.TextChoices):
+    LEARNER = "learner", "Learner"
+    INSTRUCTOR = "instructor", "Instructor"
+    IMPORT = "import", "Roster import"
+
+
+class ModuleProgress(models.Model):
+    """A module the learner completed."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="module_progress")
+    module = models.ForeignKey("curriculum.Module", on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField(default=dj_timezone.now)
+    source = models.CharField(
+        max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
+    )
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["module__number"]
+        verbose_name_plural = "module progress"
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "module"], name="moduleprogress_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} completed module {self.module_id}"
+
+
+class KeyCompletion(models.Model):
+    """A key to success the learner ticked off."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="key_completions")
+    key = models.ForeignKey("curriculum.Key", on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField(default=dj_timezone.now)
+    source = models.CharField(
+        max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
+    )
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "key"], name="keycompletion_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner} completed {self.key_id}"
+
+
+class LevelChange(models.Model):
+    """History: every change of a learner's level with the reasons at that time."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="level_changes")
+    from_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    to_level = models.PositiveSmallIntegerField()
+    changed_at = models.DateTimeField(default=dj_timezone.now)
+    reasons = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["changed_at"], name="levelchange_changed_at")]
+
+    def __str__(self) -> str:
+        return f"{self.learner}: {self.from_level} → {self.to_level}"
+
+    @property
+    def went_up(self) -> bool:
+        return self.from_level is None or self.to_level > self.from_level
+
+
+class NudgeKind(models.TextChoices):
+    WELCOME = "welcome", "Welcome"
+    SELF_ASSESSMENT = "self_assessment", "Self-assessment reminder"
+    NEXT_STEP = "next_step", "Next step"
+    LEVEL_UP = "level_up", "Level up"
+
+
+class NudgeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending (interrupted if it stays here)"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Nudge(models.Model):
+    """The nudge ledger: one row per (learner, kind, dedup key), so nothing is sent twice."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="nudges")
+    kind = models.CharField(max_length=32, choices=NudgeKind.choices)
+    dedup_key = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=NudgeStatus.choices, default=NudgeStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    handed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last handed to a worker."
+    )
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "kind", "dedup_key"], name="nudge_unique_per_dedup_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="nudge_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.learner} ({self.status})"

@@ -1,0 +1,300 @@
+"""The placement rule: where a learner stands on the pyramid, why, and what moves them up.
+
+Pure functions over plain data (no database), so the rule reads like PRODUCT.md and is
+tested exhaustively. ``learners.selectors`` builds the inputs from the database;
+``learners.services`` writes the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+MAX_LEVEL = 4
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    code: str
+    level: int
+    text: str
+    module_numbers: frozenset[int] = frozenset()
+    id: int = 0  # the database id, for forms; not used by the rule
+
+    @property
+    def module_linked(self) -> bool:
+        return bool(self.module_numbers)
+
+
+@dataclass(frozen=True)
+class BandRule:
+    level: int
+    min_amount: int
+    max_amount: int | None  # exclusive; None = no upper end
+
+    def contains(self, amount: int) -> bool:
+        return amount >= self.min_amount and (self.max_amount is None or amount < self.max_amount)
+
+
+@dataclass(frozen=True)
+class TrackRules:
+    slug: str
+    currency_metric: str
+    threshold: Decimal
+    bands: tuple[BandRule, ...]
+    keys: Mapping[int, tuple[KeyRule, ...]]  # by level
+    stage_modules: Mapping[int, tuple[int, ...]]  # level L -> modules of the stage serving L->L+1
+
+    def band_level(self, amount: int) -> BandRule | None:
+        for band in self.bands:
+            if band.contains(amount):
+                return band
+        return None
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str
+    serves_level: int
+    modules: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CurriculumRules:
+    level_names: Mapping[int, str]
+    tracks: Mapping[str, TrackRules]
+    module_titles: Mapping[int, str] = field(default_factory=dict)
+    module_ids: Mapping[int, int] = field(default_factory=dict)
+    stages: tuple[StageInfo, ...] = ()
+
+    def level_name(self, level: int) -> str:
+        return self.level_names.get(level, f"Level {level}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The self-assessment. ``submitted`` False means none of the answers count yet."""
+
+    track: str | None = None
+    submitted: bool = False
+    annual_compensation: int | None = None
+    can_explain_concepts: bool | None = None
+    can_implement_from_scratch: bool | None = None
+    deployed_at_scale: bool | None = None
+    seen_as: str = ""
+    leads_initiatives: bool | None = None
+    monthly_recurring_revenue: int | None = None
+    monthly_api_cost: int | None = None
+    owns_model_weights: bool | None = None
+    replicable_by_competitors: bool | None = None
+    investor_fundable: bool | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    completed_modules: frozenset[int] = frozenset()
+    completed_keys: frozenset[str] = frozenset()  # codes ticked by hand (or by import)
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    level: int
+    modules: tuple[int, ...] = ()
+    open_keys: tuple[KeyRule, ...] = ()
+    keys_needed: int = 0
+    maintaining: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    level: int
+    level_name: str
+    profile_level: int
+    band_level: int | None = None
+    answer_level: int | None = None
+    reasons: tuple[str, ...] = ()
+    next_steps: NextSteps = field(default_factory=lambda: NextSteps(level=1))
+    done_keys: frozenset[str] = frozenset()
+    api_cost_share: Decimal | None = None
+
+
+def usd(amount: int) -> str:
+    return f"${amount:,}"
+
+
+def band_label(band: BandRule) -> str:
+    if band.max_amount is None:
+        return f"{usd(band.min_amount)} and above"
+    return f"{usd(band.min_amount)}–{usd(band.max_amount - 1)}"
+
+
+def module_list(numbers: list[int] | tuple[int, ...]) -> str:
+    """[4, 5, 6] -> '4–6'; [1, 3] -> '1 and 3'."""
+    numbers = sorted(numbers)
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}"
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def answer_level(profile: Profile) -> int:
+    if profile.track == "founder":
+        if profile.owns_model_weights:
+            if profile.replicable_by_competitors is False and profile.investor_fundable:
+                return 4
+            return 3
+        return 2
+    implement = bool(profile.can_implement_from_scratch)
+    architect = profile.seen_as == "architect"
+    if implement and architect and profile.deployed_at_scale and profile.leads_initiatives:
+        return 4
+    if implement and architect:
+        return 3
+    if profile.can_explain_concepts or implement:
+        return 2
+    return 1
+
+
+def currency_amount(profile: Profile) -> int | None:
+    if profile.track == "founder":
+        return profile.monthly_recurring_revenue
+    return profile.annual_compensation
+
+
+def keys_required(rules: TrackRules, level: int) -> int:
+    """⌈t × n⌉ keys of the level, t the track's graduation threshold."""
+    n = len(rules.keys.get(level, ()))
+    return math.ceil(Decimal(rules.threshold) * n)
+
+
+def done_keys(rules: TrackRules, progress: Progress) -> frozenset[str]:
+    """Ticked keys plus module-linked keys whose modules are all completed."""
+    done = set()
+    for keys in rules.keys.values():
+        for key in keys:
+            if key.module_linked:
+                if key.module_numbers <= progress.completed_modules:
+                    done.add(key.code)
+            elif key.code in progress.completed_keys:
+                done.add(key.code)
+    return frozenset(done)
+
+
+def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> Placement:
+    name = curriculum.level_name
+    rules = curriculum.tracks.get(profile.track or "")
+    reasons: list[str] = []
+
+    band_level = answer = None
+    if rules is None or not profile.submitted:
+        profile_level = 1
+        reasons.append(
+            f"You have not filled in the self-assessment yet, so you start at {name(1)}."
+        )
+    else:
+        amount = currency_amount(profile)
+        band = rules.band_level(amount) if amount is not None else None
+        answer = answer_level(profile)
+        if band is None:
+            profile_level = answer
+            reasons.append(
+                f"You did not give your {rules.currency_metric}, so your answers alone "
+                f"place you at {name(answer)}."
+            )
+        else:
+            band_level = band.level
+            reasons.append(
+                f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} "
+                f"band ({band_label(band)})."
+            )
+            reasons.append(f"Your answers match {name(answer)}.")
+            profile_level = min(band.level, answer)
+            if band.level != answer:
+                reasons.append(f"You are placed at the lower of the two: {name(profile_level)}.")
+
+    if rules is None:
+        return Placement(
+            level=1,
+            level_name=name(1),
+            profile_level=1,
+            reasons=tuple(reasons),
+            next_steps=NextSteps(level=1),
+        )
+
+    done = done_keys(rules, progress)
+    level = profile_level
+    while level < MAX_LEVEL:
+        modules = rules.stage_modules.get(level, ())
+        level_keys = rules.keys.get(level, ())
+        n_done = sum(1 for key in level_keys if key.code in done)
+        needed = keys_required(rules, level)
+        modules_done = set(modules) <= progress.completed_modules
+        if modules_done and n_done >= needed:
+            reasons.append(
+                _progress_sentence(modules, n_done, len(level_keys), name(level))
+                + f", so you advanced to {name(level + 1)}."
+            )
+            level += 1
+            continue
+        missing = [m for m in modules if m not in progress.completed_modules]
+        todo = []
+        if missing:
+            todo.append(f"module{'s' if len(missing) > 1 else ''} {module_list(missing)}")
+        if n_done < needed:
+            todo.append(
+                f"{needed - n_done} more {name(level)} key{'s' if needed - n_done > 1 else ''}"
+            )
+        reasons.append(
+            f"To advance to {name(level + 1)}, complete {' and '.join(todo)} "
+            f"({n_done} of {needed} {name(level)} keys needed are done)."
+        )
+        break
+
+    return Placement(
+        level=level,
+        level_name=name(level),
+        profile_level=profile_level,
+        band_level=band_level,
+        answer_level=answer,
+        reasons=tuple(reasons),
+        next_steps=_next_steps(rules, level, progress, done),
+        done_keys=done,
+        api_cost_share=_api_cost_share(profile),
+    )
+
+
+def _progress_sentence(modules: tuple[int, ...], n_done: int, n_keys: int, level_name: str) -> str:
+    keys = f"{n_done} of {n_keys} {level_name} keys"
+    if not modules:
+        return f"You completed {keys}"
+    return (
+        f"You completed module{'s' if len(modules) > 1 else ''} {module_list(modules)} and {keys}"
+    )
+
+
+def _next_steps(
+    rules: TrackRules, level: int, progress: Progress, done: frozenset[str]
+) -> NextSteps:
+    open_keys = tuple(key for key in rules.keys.get(level, ()) if key.code not in done)
+    if level >= MAX_LEVEL:
+        return NextSteps(level=level, open_keys=open_keys, maintaining=True)
+    modules = tuple(
+        m for m in rules.stage_modules.get(level, ()) if m not in progress.completed_modules
+    )
+    n_done = len(rules.keys.get(level, ())) - len(open_keys)
+    return NextSteps(
+        level=level,
+        modules=modules,
+        open_keys=open_keys,
+        keys_needed=max(0, keys_required(rules, level) - n_done),
+    )
+
+
+def _api_cost_share(profile: Profile) -> Decimal | None:
+    if profile.track != "founder" or profile.monthly_api_cost is None:
+        return None
+    if not profile.monthly_recurring_revenue:
+        return None
+    return Decimal(profile.monthly_api_cost) / Decimal(profile.monthly_recurring_revenue)

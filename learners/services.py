@@ -1,0 +1,335 @@
+"""Writes to learners: profile, progress, and the level the placement rule gives them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from curriculum.models import Key, Module, Track
+
+from .models import (
+    CompletionSource,
+    KeyCompletion,
+    Learner,
+    LevelChange,
+    ModuleProgress,
+    User,
+)
+from .placement import CurriculumRules, Placement, Profile, Progress, place
+from .selectors import PROFILE_FIELDS, curriculum_rules, learner_profile, learner_progress
+
+ENGINEER_FIELDS = (
+    "annual_compensation",
+    "can_explain_concepts",
+    "can_implement_from_scratch",
+    "deployed_at_scale",
+    "seen_as",
+    "leads_initiatives",
+)
+FOUNDER_FIELDS = (
+    "monthly_recurring_revenue",
+    "monthly_api_cost",
+    "owns_model_weights",
+    "replicable_by_competitors",
+    "investor_fundable",
+)
+TRACK_FIELDS = {"engineer": ENGINEER_FIELDS, "founder": FOUNDER_FIELDS}
+OPTIONAL_FIELDS = {"annual_compensation", "monthly_api_cost"}
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    placement: Placement
+    change: LevelChange | None
+
+    @property
+    def went_up(self) -> bool:
+        return self.change is not None and self.change.went_up
+
+
+def learner_create(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    password: str | None = None,
+    **profile,
+) -> Learner:
+    """A user and their learner profile (password None = unusable, set by password reset)."""
+    user = User(
+        email=User.objects.normalize_email(email).lower(),
+        first_name=first_name,
+        last_name=last_name,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    with transaction.atomic():
+        user.save()
+        return learner_ensure(user=user, **profile)
+
+
+def learner_ensure(*, user: User, **fields) -> Learner:
+    """The learner profile of ``user``, created if missing (e.g. right after signup)."""
+    learner, created = Learner.objects.get_or_create(user=user, defaults=fields)
+    if created:
+        learner.full_clean()
+    return learner
+
+
+def assessment_errors(track: Track | None, answers: dict) -> dict[str, str]:
+    """Why these answers cannot be a submitted self-assessment (empty when they can)."""
+    if track is None:
+        return {"track": "Choose a track."}
+    errors: dict[str, str] = {}
+    mine = TRACK_FIELDS.get(track.slug, ())
+    for name in PROFILE_FIELDS:
+        value = answers.get(name)
+        blank = value is None or value == ""
+        if name in mine and blank and name not in OPTIONAL_FIELDS:
+            errors[name] = "This question needs an answer."
+        if name not in mine and not blank:
+            errors[name] = f"This question is not part of the {track.name} track."
+    return errors
+
+
+@transaction.atomic
+def learner_update_profile(
+    *,
+    learner: Learner,
+    track: Track | None,
+    answers: dict,
+    timezone_name: str | None = None,
+    nudges_enabled: bool | None = None,
+    cohort=None,
+    submitted: bool = True,
+    now=None,
+) -> Recomputed:
+    """Save a self-assessment (or clear it with ``submitted=False``) and recompute the level.
+
+    Raises ValidationError (nothing saved) when answers are missing or belong to the other
+    track.
+    """
+    if submitted:
+        errors = assessment_errors(track, answers)
+        if errors:
+            raise ValidationError(errors)
+    learner = Learner.objects.select_for_update().get(pk=learner.pk)
+    learner.track = track
+    for name in PROFILE_FIELDS:
+        value = answers.get(name) if submitted else None
+        setattr(learner, name, "" if name == "seen_as" and value is None else value)
+    if timezone_name is not None:
+        learner.timezone = timezone_name
+    if nudges_enabled is not None:
+        learner.nudges_enabled = nudges_enabled
+    if cohort is not None:
+        learner.cohort = cohort
+    now = now or timezone.now()
+    learner.assessment_submitted_at = (
+        (learner.assessment_submitted_at or now) if submitted else None
+    )
+    learner.last_activity_at = now
+    learner.full_clean(exclude=["user"])
+    learner.save()
+    return _recompute_locked(learner, now=now)
+
+
+def learner_recompute_level(
+    *, learner: Learner, curriculum: CurriculumRules | None = None
+) -> Recomputed:
+    with transaction.atomic():
+        locked = Learner.objects.select_for_update().select_related("track").get(pk=learner.pk)
+        result = _recompute_locked(locked, curriculum=curriculum)
+    learner.level = locked.level
+    learner.level_changed_at = locked.level_changed_at
+    return result
+
+
+def _recompute_locked(
+    learner: Learner, *, curriculum: CurriculumRules | None = None, now=None
+) -> Recomputed:
+    """Recompute a learner whose row the caller holds locked in a transaction."""
+    placement = place(
+        curriculum or curriculum_rules(), learner_profile(learner), learner_progress(learner)
+    )
+    change = _apply_placement(learner, placement, now=now)
+    if change is not None:
+        Learner.objects.filter(pk=learner.pk).update(
+            level=learner.level, level_changed_at=learner.level_changed_at
+        )
+        change.save()
+    return Recomputed(placement=placement, change=change)
+
+
+def _apply_placement(learner: Learner, placement: Placement, *, now=None) -> LevelChange | None:
+    """Set the new level on ``learner`` (unsaved) and return the history row, if it changed."""
+    if placement.level == learner.level:
+        return None
+    now = now or timezone.now()
+    change = LevelChange(
+        learner=learner,
+        from_level=learner.level,
+        to_level=placement.level,
+        changed_at=now,
+        reasons=list(placement.reasons),
+    )
+    learner.level = placement.level
+    learner.level_changed_at = now
+    return change
+
+
+def _set_progress(
+    *,
+    learner: Learner,
+    model,
+    lookup: dict,
+    done: bool,
+    source: str,
+    recorded_by: User | None,
+) -> Recomputed:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Learner.objects.select_for_update().select_related("track").get(pk=learner.pk)
+        if done:
+            model.objects.get_or_create(
+                learner=locked,
+                **lookup,
+                defaults={"completed_at": now, "source": source, "recorded_by": recorded_by},
+            )
+        else:
+            model.objects.filter(learner=locked, **lookup).delete()
+        locked.last_activity_at = now
+        Learner.objects.filter(pk=locked.pk).update(last_activity_at=now)
+        result = _recompute_locked(locked, now=now)
+    learner.level, learner.last_activity_at = locked.level, now
+    return result
+
+
+def key_set_done(
+    *,
+    learner: Learner,
+    key: Key,
+    done: bool,
+    source: str = CompletionSource.LEARNER,
+    recorded_by: User | None = None,
+) -> Recomputed:
+    """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
+    modules and cannot be ticked by hand."""
+    if learner.track_id != key.track_id:
+        raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
+    if key.modules.exists():
+        raise ValidationError({"key": f"{key.code} is done by completing its modules."})
+    return _set_progress(
+        learner=learner,
+        model=KeyCompletion,
+        lookup={"key": key},
+        done=done,
+        source=source,
+        recorded_by=recorded_by,
+    )
+
+
+def module_set_done(
+    *,
+    learner: Learner,
+    module: Module,
+    done: bool,
+    source: str = CompletionSource.LEARNER,
+    recorded_by: User | None = None,
+) -> Recomputed:
+    return _set_progress(
+        learner=learner,
+        model=ModuleProgress,
+        lookup={"module": module},
+        done=done,
+        source=source,
+        recorded_by=recorded_by,
+    )
+
+
+@dataclass
+class RecomputeReport:
+    learners: int = 0
+    changed: int = 0
+    chunks: int = 0
+
+
+def learners_recompute(
+    *, learner_ids: Iterable[int] | None = None, chunk_size: int | None = None
+) -> RecomputeReport:
+    """Recompute many learners (all when ``learner_ids`` is None), a chunk at a time.
+
+    A chunk costs a fixed number of queries (learners, their modules, their keys, one bulk
+    update and one bulk insert of history), whatever its learners' progress. Only learners
+    whose level changed are written.
+    """
+    chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
+    curriculum = curriculum_rules(fresh=True)
+    report = RecomputeReport()
+    base = Learner.objects.order_by("pk")
+    if learner_ids is not None:
+        base = base.filter(pk__in=list(learner_ids))
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            chunk = list(
+                base.filter(pk__gt=last_pk)
+                .select_for_update(of=("self",))
+                .select_related("track")
+                .only(
+                    "pk",
+                    "level",
+                    "level_changed_at",
+                    "assessment_submitted_at",
+                    "track__slug",
+                    *PROFILE_FIELDS,
+                )[:chunk_size]
+            )
+            if not chunk:
+                break
+            last_pk = chunk[-1].pk
+            report.chunks += 1
+            report.learners += len(chunk)
+            changed, history = _recompute_chunk(chunk, curriculum)
+            if changed:
+                Learner.objects.bulk_update(
+                    changed, ["level", "level_changed_at"], batch_size=chunk_size
+                )
+                LevelChange.objects.bulk_create(history, batch_size=chunk_size)
+            report.changed += len(changed)
+    return report
+
+
+def _recompute_chunk(
+    chunk: list[Learner], curriculum: CurriculumRules
+) -> tuple[list[Learner], list[LevelChange]]:
+    ids = [learner.pk for learner in chunk]
+    modules: dict[int, set[int]] = defaultdict(set)
+    for learner_id, number in ModuleProgress.objects.filter(learner_id__in=ids).values_list(
+        "learner_id", "module__number"
+    ):
+        modules[learner_id].add(number)
+    keys: dict[int, set[str]] = defaultdict(set)
+    for learner_id, code in KeyCompletion.objects.filter(learner_id__in=ids).values_list(
+        "learner_id", "key__code"
+    ):
+        keys[learner_id].add(code)
+    now = timezone.now()
+    changed, history = [], []
+    for learner in chunk:
+        profile: Profile = learner_profile(learner, learner.track.slug if learner.track else None)
+        progress = Progress(frozenset(modules[learner.pk]), frozenset(keys[learner.pk]))
+        change = _apply_placement(learner, place(curriculum, profile, progress), now=now)
+        if change is not None:
+            changed.append(learner)
+            history.append(change)
+    return changed, history

@@ -1,0 +1,18 @@
+"""Settings for the test suite: fast hashing, emails kept in memory unless a test says else."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "test-only-not-secret"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SITE_URL = "https://pyramid.test"
+ALLOWED_HOSTS = ["*"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tests decide per test whether tasks go to a real broker; by default they run in-process.
+CELERY_BROKER_URL = env.str("REDIS_URL", default="") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = True
