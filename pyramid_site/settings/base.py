@@ -128,6 +128,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 
+# The cache holds the curriculum rules; shared through Redis when there is one, so that an
+# admin edit is seen by every web and worker process.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Work is done in chunks of this many learners (recompute, nudge sweep).
 LEARNER_CHUNK_SIZE = env.int("LEARNER_CHUNK_SIZE", default=1000)
 

@@ -16,3 +16,4 @@ STORAGES = {
 # Tests decide per test whether tasks go to a real broker; by default they run in-process.
 CELERY_BROKER_URL = env.str("REDIS_URL", default="") or "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
