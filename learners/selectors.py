@@ -136,9 +136,16 @@ def learner_progress(learner: Learner) -> Progress:
     return Progress(completed_modules=frozenset(modules), completed_keys=frozenset(keys))
 
 
-def learner_placement(learner: Learner, curriculum: CurriculumRules | None = None) -> Placement:
+def learner_placement(
+    learner: Learner,
+    curriculum: CurriculumRules | None = None,
+    progress: Progress | None = None,
+) -> Placement:
+    """``progress`` saves its queries when the caller already read it (e.g. to show it)."""
     curriculum = curriculum or curriculum_rules()
-    return place(curriculum, learner_profile(learner), learner_progress(learner))
+    if progress is None:
+        progress = learner_progress(learner)
+    return place(curriculum, learner_profile(learner), progress)
 
 
 def learners_with_track():
