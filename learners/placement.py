@@ -248,7 +248,8 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             )
         reasons.append(
             f"To advance to {name(level + 1)}, complete {' and '.join(todo)} "
-            f"({n_done} of {needed} {name(level)} keys needed are done)."
+            f"(you have done {n_done} of {len(level_keys)} {name(level)} keys; "
+            f"{needed} are needed)."
         )
         break
 

@@ -147,7 +147,11 @@ def learner_recompute_level(
     *, learner: Learner, curriculum: CurriculumRules | None = None
 ) -> Recomputed:
     with transaction.atomic():
-        locked = Learner.objects.select_for_update().select_related("track").get(pk=learner.pk)
+        locked = (
+            Learner.objects.select_for_update(of=("self",))
+            .select_related("track")
+            .get(pk=learner.pk)
+        )
         result = _recompute_locked(locked, curriculum=curriculum)
     learner.level = locked.level
     learner.level_changed_at = locked.level_changed_at
@@ -198,7 +202,11 @@ def _set_progress(
 ) -> Recomputed:
     now = timezone.now()
     with transaction.atomic():
-        locked = Learner.objects.select_for_update().select_related("track").get(pk=learner.pk)
+        locked = (
+            Learner.objects.select_for_update(of=("self",))
+            .select_related("track")
+            .get(pk=learner.pk)
+        )
         if done:
             model.objects.get_or_create(
                 learner=locked,
