@@ -21,6 +21,7 @@ from .models import (
     ModuleProgress,
     User,
 )
+from .nudges.services import nudge_level_up
 from .placement import CurriculumRules, Placement, Profile, Progress, place
 from .selectors import PROFILE_FIELDS, curriculum_rules, learner_profile, learner_progress
 
@@ -171,6 +172,8 @@ def _recompute_locked(
             level=learner.level, level_changed_at=learner.level_changed_at
         )
         change.save()
+        if change.went_up:
+            nudge_level_up(learner=learner, change=change)
     return Recomputed(placement=placement, change=change)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -127,6 +128,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Nudges (learners/nudges): an hourly sweep (next_step goes out at 09:00-09:59 local time,
+# so the sweep must run in every hour) and a frequent pass handing rows that never reached
+# a worker (broker down when they were created).
+CELERY_IMPORTS = ("learners.nudges.tasks",)
+CELERY_BEAT_SCHEDULE = {
+    "nudges-sweep": {
+        "task": "nudges.sweep",
+        "schedule": crontab(minute=0),
+        "options": {"expires": 50 * 60},
+    },
+    "nudges-hand-pending": {
+        "task": "nudges.hand_pending",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+}
+# SMTP errors are retried after base, 2 x base, 4 x base ... seconds.
+NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)
 
 # The cache holds the curriculum rules; shared through Redis when there is one, so that an
 # admin edit is seen by every web and worker process.

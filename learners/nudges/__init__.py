@@ -1,0 +1,1 @@
+"""Next-step nudges: rules, ledger, content, sending (PRODUCT.md "Nudges")."""

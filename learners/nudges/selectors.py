@@ -1,0 +1,121 @@
+"""Reads for nudges, each a fixed number of queries whatever the size of the chunk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from allauth.account.models import EmailAddress
+from django.db.models import F, Max
+
+from curriculum.models import Level
+
+from ..models import KeyCompletion, Learner, ModuleProgress, Nudge, NudgeStatus
+from ..placement import CurriculumRules, Placement, Progress, place
+from ..selectors import curriculum_rules, learner_profile
+from .rules import LearnerFacts
+
+FACT_FIELDS = (
+    "pk",
+    "user_id",
+    "timezone",
+    "nudges_enabled",
+    "assessment_submitted_at",
+    "last_activity_at",
+    "created_at",
+)
+
+
+def learners_for_sweep():
+    """Learners with just the fields the rules read, in primary-key order (for chunking)."""
+    return Learner.objects.order_by("pk").only(*FACT_FIELDS)
+
+
+def verified_user_ids(user_ids: Iterable[int]) -> set[int]:
+    """Users whose login address (``User.email``) is a verified allauth address. One query."""
+    return set(
+        EmailAddress.objects.filter(
+            user_id__in=list(user_ids), verified=True, email__iexact=F("user__email")
+        ).values_list("user_id", flat=True)
+    )
+
+
+def last_nudges(learner_ids: Iterable[int]) -> dict[int, dict[str, datetime]]:
+    """learner id -> kind -> when the latest nudge of that kind was created. One query."""
+    latest: dict[int, dict[str, datetime]] = defaultdict(dict)
+    rows = (
+        Nudge.objects.filter(learner_id__in=list(learner_ids))
+        .order_by()
+        .values("learner_id", "kind")
+        .annotate(last=Max("created_at"))
+        .values_list("learner_id", "kind", "last")
+    )
+    for learner_id, kind, last in rows:
+        latest[learner_id][kind] = last
+    return latest
+
+
+def nudge_facts(learners: list[Learner]) -> list[LearnerFacts]:
+    """The rules' inputs for a chunk of learners: two queries."""
+    verified = verified_user_ids(learner.user_id for learner in learners)
+    latest = last_nudges(learner.pk for learner in learners)
+    return [
+        LearnerFacts(
+            learner_id=learner.pk,
+            signed_up_at=learner.created_at,
+            timezone=learner.timezone,
+            verified=learner.user_id in verified,
+            nudges_enabled=learner.nudges_enabled,
+            has_assessment=learner.assessment_submitted_at is not None,
+            last_activity_at=learner.last_activity_at,
+            last_nudge_at=dict(latest.get(learner.pk, {})),
+        )
+        for learner in learners
+    ]
+
+
+def chunk_placements(
+    learners: list[Learner], curriculum: CurriculumRules | None = None
+) -> dict[int, Placement]:
+    """Placements of learners loaded with ``select_related("track")``: two queries."""
+    curriculum = curriculum or curriculum_rules()
+    ids = [learner.pk for learner in learners]
+    modules: dict[int, set[int]] = defaultdict(set)
+    for learner_id, number in ModuleProgress.objects.filter(learner_id__in=ids).values_list(
+        "learner_id", "module__number"
+    ):
+        modules[learner_id].add(number)
+    keys: dict[int, set[str]] = defaultdict(set)
+    for learner_id, code in KeyCompletion.objects.filter(learner_id__in=ids).values_list(
+        "learner_id", "key__code"
+    ):
+        keys[learner_id].add(code)
+    return {
+        learner.pk: place(
+            curriculum,
+            learner_profile(learner, learner.track.slug if learner.track_id else None),
+            Progress(frozenset(modules[learner.pk]), frozenset(keys[learner.pk])),
+        )
+        for learner in learners
+    }
+
+
+def level_messages() -> dict[int, dict[str, str]]:
+    """Each level's targeting message (focus, promise) from the curriculum. One query."""
+    return {
+        number: {"name": name, "focus": focus, "promise": promise}
+        for number, name, focus, promise in Level.objects.values_list(
+            "number", "name", "focus", "promise"
+        )
+    }
+
+
+def nudges_interrupted():
+    """Nudges left in ``sending``: the SMTP server may have accepted them, so they are never
+    resent by the machinery; an instructor decides."""
+    return (
+        Nudge.objects.filter(status=NudgeStatus.SENDING)
+        .select_related("learner__user")
+        .order_by("sending_started_at")
+    )

@@ -1,0 +1,32 @@
+"""Celery tasks: take ids, call one service, own only the retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff: base, 2 x base, 4 x base ... seconds."""
+    return settings.NUDGE_RETRY_BASE_SECONDS * 2**retries
+
+
+@shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=services.MAX_ATTEMPTS)
+def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
+    report = services.nudges_send(nudge_ids=nudge_ids)
+    if report.retry_ids and self.request.retries < self.max_retries:
+        raise self.retry(args=(report.retry_ids,), countdown=retry_countdown(self.request.retries))
+    return {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
+
+
+@shared_task(name="nudges.sweep")
+def nudges_sweep() -> dict:
+    report = services.nudges_sweep()
+    return {"learners": report.learners, "chunks": report.chunks, "handed": report.handed}
+
+
+@shared_task(name="nudges.hand_pending")
+def nudges_hand_pending() -> int:
+    return services.nudges_hand_pending()
