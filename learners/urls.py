@@ -1,7 +1,13 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("nudges/", include("learners.nudges.urls")),
+    path("profile/", views.profile, name="profile"),
+    path("progress/", views.progress, name="progress"),
+    path("progress/keys/<int:key_id>/", views.key_done, name="key_done"),
+    path("progress/modules/<int:module_id>/", views.module_done, name="module_done"),
 ]

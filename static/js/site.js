@@ -1,0 +1,56 @@
+// Small enhancements only: every page works without this file.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function ready(fn) {
+    if (document.readyState !== "loading") fn();
+    else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  ready(function () {
+    // Preselect the browser's time zone when the learner has none yet.
+    document.querySelectorAll("[data-detect-timezone] select").forEach(function (select) {
+      var zone;
+      try {
+        zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      } catch (e) {
+        return;
+      }
+      if (zone && select.querySelector('option[value="' + CSS.escape(zone) + '"]')) {
+        select.value = zone;
+      }
+    });
+
+    // Self-assessment: show only the chosen track's questions.
+    document.querySelectorAll("form[data-assessment]").forEach(function (form) {
+      var radios = form.querySelectorAll('input[name="track"]');
+      var groups = form.querySelectorAll("[data-track]");
+      var hint = form.querySelector("[data-track-hint]");
+      function sync() {
+        var chosen = form.querySelector('input[name="track"]:checked');
+        groups.forEach(function (group) {
+          group.hidden = !chosen || group.getAttribute("data-track") !== chosen.value;
+        });
+        if (hint) hint.hidden = !!chosen;
+      }
+      radios.forEach(function (radio) { radio.addEventListener("change", sync); });
+      sync();
+
+      // "Prefer not to say" empties and disables its amount.
+      form.querySelectorAll('input[type="checkbox"][name$="_undisclosed"]').forEach(function (box) {
+        var amount = form.querySelector('input[name="' + box.name.replace(/_undisclosed$/, "") + '"]');
+        if (!amount) return;
+        function syncAmount() {
+          amount.disabled = box.checked;
+          if (box.checked) amount.value = "";
+        }
+        box.addEventListener("change", syncAmount);
+        syncAmount();
+      });
+    });
+
+    var summary = document.querySelector("[data-autofocus]");
+    if (summary) summary.focus();
+  });
+})();
