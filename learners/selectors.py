@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.db.models import Count, F, Q
+from django.utils import timezone
 
-from curriculum.models import Key, Level, Module, Stage, TrackLevel
+from curriculum.models import Key, Level, Module, Stage, Track, TrackLevel
 
-from .models import KeyCompletion, Learner, ModuleProgress
+from .models import (
+    KeyCompletion,
+    Learner,
+    LevelChange,
+    ModuleProgress,
+    Nudge,
+    NudgeKind,
+    NudgeStatus,
+)
 from .placement import (
     BandRule,
     CurriculumRules,
@@ -150,3 +162,164 @@ def learner_placement(
 
 def learners_with_track():
     return Learner.objects.select_related("user", "track", "cohort")
+
+
+# --- Instructor dashboard (admin) -------------------------------------------------------
+
+INACTIVE_DAYS = 14
+LEVEL_CHANGE_DAYS = 30
+NUDGE_DAYS = 7
+
+
+def inactive_since_q(cutoff) -> Q:
+    """Learners with no activity since ``cutoff`` (never active: counted from signup)."""
+    return Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff)
+
+
+@dataclass(frozen=True)
+class LevelFigure:
+    level: int
+    name: str
+    learners: int
+    inactive: int
+
+
+@dataclass(frozen=True)
+class ModuleFigure:
+    number: int
+    title: str
+    completed: int
+
+
+@dataclass(frozen=True)
+class TrackFigures:
+    track_id: int
+    slug: str
+    name: str
+    learners: int
+    inactive: int
+    levels: tuple[LevelFigure, ...]  # from the top of the pyramid (4) down to 1
+    modules: tuple[ModuleFigure, ...]
+    level_ups: int
+    level_downs: int
+    learners_changed: int
+
+    @property
+    def widest(self) -> int:
+        return max((figure.learners for figure in self.levels), default=0)
+
+
+@dataclass(frozen=True)
+class NudgeFigure:
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    now: datetime
+    tracks: tuple[TrackFigures, ...]
+    without_track: int
+    nudges: tuple[NudgeFigure, ...]
+    inactive_days: int = INACTIVE_DAYS
+    level_change_days: int = LEVEL_CHANGE_DAYS
+    nudge_days: int = NUDGE_DAYS
+
+    @property
+    def nudge_total(self) -> int:
+        return sum(figure.count for figure in self.nudges)
+
+
+def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
+    """Every figure of the instructors' dashboard in a fixed number of aggregate queries."""
+    now = now or timezone.now()
+    inactive_cutoff = now - timedelta(days=INACTIVE_DAYS)
+    level_names = dict(Level.objects.values_list("number", "name"))
+    modules = list(Module.objects.order_by("number").values_list("id", "number", "title"))
+
+    per_level: dict[int | None, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for row in (
+        Learner.objects.order_by()
+        .values("track_id", "level")
+        .annotate(n=Count("pk"), inactive=Count("pk", filter=inactive_since_q(inactive_cutoff)))
+    ):
+        per_level[row["track_id"]][row["level"]] = (row["n"], row["inactive"])
+
+    completions: dict[int | None, dict[int, int]] = defaultdict(dict)
+    for row in (
+        ModuleProgress.objects.order_by()
+        .values("learner__track_id", "module_id")
+        .annotate(n=Count("pk"))
+    ):
+        completions[row["learner__track_id"]][row["module_id"]] = row["n"]
+
+    changes: dict[int | None, dict[str, int]] = {}
+    for row in (
+        LevelChange.objects.filter(changed_at__gte=now - timedelta(days=LEVEL_CHANGE_DAYS))
+        .order_by()
+        .values("learner__track_id")
+        .annotate(
+            ups=Count("pk", filter=Q(from_level__isnull=True) | Q(to_level__gt=F("from_level"))),
+            downs=Count("pk", filter=Q(to_level__lt=F("from_level"))),
+            learners=Count("learner_id", distinct=True),
+        )
+    ):
+        changes[row["learner__track_id"]] = row
+
+    tracks = []
+    for track_id, slug, name in Track.objects.order_by("order", "slug").values_list(
+        "id", "slug", "name"
+    ):
+        counts = per_level.get(track_id, {})
+        levels = tuple(
+            LevelFigure(
+                level=number,
+                name=level_names[number],
+                learners=counts.get(number, (0, 0))[0],
+                inactive=counts.get(number, (0, 0))[1],
+            )
+            for number in sorted(level_names, reverse=True)
+        )
+        change = changes.get(track_id, {})
+        tracks.append(
+            TrackFigures(
+                track_id=track_id,
+                slug=slug,
+                name=name,
+                learners=sum(figure.learners for figure in levels),
+                inactive=sum(figure.inactive for figure in levels),
+                levels=levels,
+                modules=tuple(
+                    ModuleFigure(number, title, completions.get(track_id, {}).get(pk, 0))
+                    for pk, number, title in modules
+                ),
+                level_ups=change.get("ups", 0),
+                level_downs=change.get("downs", 0),
+                learners_changed=change.get("learners", 0),
+            )
+        )
+
+    nudges = tuple(
+        NudgeFigure(
+            kind=row["kind"],
+            kind_label=NudgeKind(row["kind"]).label if row["kind"] in NudgeKind else row["kind"],
+            status=row["status"],
+            status_label=(
+                NudgeStatus(row["status"]).label if row["status"] in NudgeStatus else row["status"]
+            ),
+            count=row["n"],
+        )
+        for row in Nudge.objects.filter(created_at__gte=now - timedelta(days=NUDGE_DAYS))
+        .order_by("kind", "status")
+        .values("kind", "status")
+        .annotate(n=Count("pk"))
+    )
+    return DashboardFigures(
+        now=now,
+        tracks=tuple(tracks),
+        without_track=sum(n for n, _ in per_level.get(None, {}).values()),
+        nudges=nudges,
+    )
