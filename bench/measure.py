@@ -1,0 +1,388 @@
+"""One measurement in a fresh process: ``python bench/measure.py WHAT [options]``.
+
+``bench/run.py`` calls it once per measurement and size, so that peak memory is the
+measurement's own and no cache survives from one to the next. The result is one JSON line
+on stdout, prefixed with ``BENCH_RESULT``. Settings: ``bench.settings``; database:
+``DATABASE_URL`` (set by run.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+RESULT_PREFIX = "BENCH_RESULT "
+WRITE_TABLE = re.compile(r'^\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+class QueryCounter:
+    """Counts every statement sent to the database, by kind, and the rows each write touched."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.kinds: Counter[str] = Counter()
+        self.rows_written: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        self.total += 1
+        kind = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+        self.kinds[kind] += 1
+        self.statements[_shape(sql)] += 1
+        match = WRITE_TABLE.match(sql)
+        if match:
+            rowcount = context["cursor"].rowcount
+            verb = match.group(1).split()[0].upper()
+            self.rows_written[f"{verb} {match.group(2)}"] += max(rowcount, 0)
+        return result
+
+    def as_dict(self) -> dict:
+        return {
+            "queries": self.total,
+            "by_kind": dict(self.kinds),
+            "rows_written": dict(self.rows_written),
+            "top_statements": [
+                {"count": count, "sql": sql} for sql, count in self.statements.most_common(8)
+            ],
+        }
+
+
+def _shape(sql: str) -> str:
+    """The statement with its literals and IN lists folded, to group repeats (N+1)."""
+    shape = re.sub(r"\bIN \([^)]*\)", "IN (...)", sql)
+    shape = re.sub(r"'[^']*'|\b\d+\b", "?", shape)
+    return shape[:160]
+
+
+@contextmanager
+def counting():
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        yield counter
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def emit(result: dict) -> None:
+    print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)
+
+
+# --- seed -------------------------------------------------------------------------------
+
+
+def do_seed(args) -> dict:
+    from bench.seed import seed
+
+    report = seed(args.learners)
+    return report.__dict__
+
+
+# --- progress page: queries in-process, sessions for the load tool ----------------------
+
+
+def _submitted_learners():
+    from learners.models import Learner
+
+    return Learner.objects.filter(assessment_submitted_at__isnull=False, track__isnull=False)
+
+
+def do_progress(args) -> dict:
+    """Queries of /progress/ for the learners with the least and the most progress, and
+    session cookies of a random sample of learners for wrk."""
+    from django.db.models import Count
+
+    from learners.models import Learner
+
+    learners = _submitted_learners().annotate(
+        done=Count("key_completions", distinct=True) + Count("module_progress", distinct=True)
+    )
+    least = learners.order_by("done", "pk").first()
+    most = learners.order_by("-done", "pk").first()
+    top = _submitted_learners().filter(level=4).order_by("pk").first()
+    samples = {"least progress": least, "most progress": most, "level 4": top}
+    queries = {}
+    for label, learner in samples.items():
+        if learner is None:
+            continue
+        client = Client()
+        client.force_login(learner.user)
+        client.get("/progress/")  # the curriculum cache and the session are warm from here
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/progress/")
+        queries[label] = {
+            "learner": learner.pk,
+            "done": getattr(learner, "done", None),
+            "status": response.status_code,
+            "queries": len(captured),
+            "sql": [query["sql"][:200] for query in captured.captured_queries],
+        }
+    client = Client()
+    client.get("/healthz")
+    with CaptureQueriesContext(connection) as captured:
+        health = client.get("/healthz")
+    queries["/healthz"] = {"status": health.status_code, "queries": len(captured)}
+
+    rng = random.Random(6)
+    ids = list(_submitted_learners().values_list("pk", flat=True))
+    chosen = rng.sample(ids, min(args.sessions, len(ids)))
+    cookies = []
+    for learner in Learner.objects.filter(pk__in=chosen).select_related("user"):
+        client = Client()
+        client.force_login(learner.user)
+        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    Path(args.cookies).write_text("\n".join(cookies) + "\n")
+    return {
+        "queries": queries,
+        "sessions": len(cookies),
+        "cookie_name": settings.SESSION_COOKIE_NAME,
+    }
+
+
+# --- admin learner list -----------------------------------------------------------------
+
+
+def do_admin(args) -> dict:
+    from bench.seed import ADMIN_EMAIL
+    from curriculum.models import Track
+    from learners.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(email=ADMIN_EMAIL))
+    engineer = Track.objects.get(slug="engineer").pk
+    pages = {
+        "unfiltered": "/admin/learners/learner/",
+        "track": f"/admin/learners/learner/?track__id__exact={engineer}",
+        "track + level": f"/admin/learners/learner/?track__id__exact={engineer}&level=2",
+        "page 50": "/admin/learners/learner/?p=50",
+        "search": "/admin/learners/learner/?q=learner00012",
+    }
+    results = {}
+    for label, url in pages.items():
+        response = client.get(url)  # warm: curriculum cache, templates
+        times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]), default=None)
+        results[label] = {
+            "url": url,
+            "status": response.status_code,
+            "p50_ms": statistics.median(times),
+            "min_ms": min(times),
+            "max_ms": max(times),
+            "queries": len(captured),
+            "slowest_sql": slowest["sql"] if slowest else "",
+            "slowest_ms": float(slowest["time"]) * 1000 if slowest else 0,
+        }
+    return results
+
+
+# --- recompute_levels -------------------------------------------------------------------
+
+
+def do_recompute(args) -> dict:
+    from django.core.management import call_command
+
+    from learners.models import Learner, LevelChange
+
+    learners = Learner.objects.count()
+    history_before = LevelChange.objects.count()
+    connection.close()
+    baseline = rss_mb()
+    runs = []
+    for _ in range(2):  # the second run finds every level right: it must write nothing
+        out = io.StringIO()
+        with counting() as counter:
+            started = time.perf_counter()
+            call_command("recompute_levels", stdout=out)
+            seconds = time.perf_counter() - started
+        runs.append({"seconds": seconds, "output": out.getvalue().strip(), **counter.as_dict()})
+    return {
+        "learners": learners,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": rss_mb(),
+        "history_rows_added": LevelChange.objects.count() - history_before,
+        "runs": runs,
+    }
+
+
+# --- roster import ----------------------------------------------------------------------
+
+ROSTER_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "track",
+    "cohort",
+    "timezone",
+    "annual_compensation",
+    "monthly_recurring_revenue",
+    "monthly_api_cost",
+    "can_explain_concepts",
+    "can_implement_from_scratch",
+    "deployed_at_scale",
+    "seen_as",
+    "leads_initiatives",
+    "owns_model_weights",
+    "replicable_by_competitors",
+    "investor_fundable",
+    "nudges_enabled",
+    "completed_modules",
+    "completed_keys",
+]
+
+
+def roster_csv(rows: int, existing: list[str], seed_value: int = 6) -> str:
+    """A roster of ``rows`` learners: new ones, and the ``existing`` emails again (updates)."""
+    from bench.seed import TIMEZONES, _completed_modules, _engineer_answers, _founder_answers
+    from learners.selectors import curriculum_rules
+
+    rng = random.Random(seed_value)
+    rules = curriculum_rules(fresh=True)
+    tickable = {
+        slug: {
+            level: [key.code for key in keys if not key.module_linked]
+            for level, keys in track.keys.items()
+        }
+        for slug, track in rules.tracks.items()
+    }
+    zones = [name for name, _ in TIMEZONES]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(ROSTER_COLUMNS)
+    emails = existing + [f"import{i:07d}@import.bench.example" for i in range(rows - len(existing))]
+    for email in emails:
+        row = dict.fromkeys(ROSTER_COLUMNS, "")
+        row.update(email=email, first_name="Roster", last_name=f"Learner {email[:12]}")
+        row.update(cohort=f"Imported cohort {rng.randint(1, 5)}", timezone=rng.choice(zones))
+        row["nudges_enabled"] = "yes" if rng.random() < 0.9 else "no"
+        if rng.random() < 0.9:
+            slug = rng.choices(["engineer", "founder"], [62, 38])[0]
+            answers = (_engineer_answers if slug == "engineer" else _founder_answers)(rng)
+            row["track"] = slug
+            for name, value in answers.items():
+                if isinstance(value, bool):
+                    value = "yes" if value else "no"
+                row[name] = "" if value is None else str(value)
+            modules = _completed_modules(rng)
+            row["completed_modules"] = ";".join(map(str, modules))
+            keys = [
+                code
+                for level, codes in tickable[slug].items()
+                if level <= len(modules) // 3 + 1
+                for code in codes
+                if rng.random() < 0.6
+            ]
+            row["completed_keys"] = ";".join(keys)
+        writer.writerow([row[column] for column in ROSTER_COLUMNS])
+    return out.getvalue()
+
+
+def do_import(args) -> dict:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from learners.models import Learner, User
+
+    existing = list(
+        User.objects.filter(learner__isnull=False)
+        .order_by("?")
+        .values_list("email", flat=True)[: args.rows // 10]
+    )
+    path = Path(args.roster)
+    path.write_text(roster_csv(args.rows, existing))
+    before = Learner.objects.count()
+    connection.close()
+    baseline = rss_mb()
+    out, err = io.StringIO(), io.StringIO()
+    with counting() as counter:
+        started = time.perf_counter()
+        try:
+            call_command("import_learners", str(path), stdout=out, stderr=err)
+            ok = True
+        except CommandError as error:
+            ok = False
+            err.write(str(error))
+        seconds = time.perf_counter() - started
+    return {
+        "rows": args.rows,
+        "existing_rows": len(existing),
+        "ok": ok,
+        "seconds": seconds,
+        "learners_added": Learner.objects.count() - before,
+        "output": out.getvalue().strip()[-500:],
+        "errors": err.getvalue().strip()[:1500],
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": rss_mb(),
+        **counter.as_dict(),
+    }
+
+
+# --- explain ----------------------------------------------------------------------------
+
+
+def do_explain(args) -> dict:
+    """EXPLAIN (ANALYZE, BUFFERS) of one statement, for the report's evidence."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + args.sql)
+        return {"plan": "\n".join(row[0] for row in cursor.fetchall())}
+
+
+COMMANDS = {
+    "seed": do_seed,
+    "progress": do_progress,
+    "admin": do_admin,
+    "recompute": do_recompute,
+    "import": do_import,
+    "explain": do_explain,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("what", choices=sorted(COMMANDS))
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--cookies", default="/tmp/bench-cookies.txt")  # noqa: S108
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--roster", default="/tmp/bench-roster.csv")  # noqa: S108
+    parser.add_argument("--sql", default="SELECT 1")
+    args = parser.parse_args(argv)
+    emit(COMMANDS[args.what](args))
+
+
+if __name__ == "__main__":
+    main()

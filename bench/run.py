@@ -1,0 +1,729 @@
+"""Benchmarks at scale (issue 6): build N synthetic learners on PostgreSQL and measure.
+
+    .venv/bin/python bench/run.py --learners 10000 100000 [--only progress,admin,...]
+
+For each size: drop and create the database ``<BENCH_DATABASE_URL's name>_<size>`` (e.g.
+``bench_10k``), migrate it, fill it with COPY (``bench/seed.py``), then run each
+measurement in its own process (``bench/measure.py``): the progress page under gunicorn
+with wrk, the admin learner list, ``recompute_levels``, the nudge sweep and the roster
+import. Prints the tables and writes them, with the machine's description, to
+``bench/results/<date>-<host>.md`` (raw figures beside it as ``.json``).
+
+Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/bench,
+a role that may create databases), Redis (``BENCH_REDIS_URL``, default
+redis://127.0.0.1:6379/5; the bench flushes that database) and ``wrk``
+(Debian/Ubuntu: ``apt-get install -y wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = sys.executable
+MEASUREMENTS = ("progress", "admin", "recompute", "sweep", "import")
+RESULT_PREFIX = "BENCH_RESULT "
+
+
+# --- targets (issue 6) -------------------------------------------------------------------
+
+PROGRESS_P50_RATIO = 2.0  # progress p50 within 2x of the trivial view
+PROGRESS_MAX_QUERIES = 8
+ADMIN_P50_RATIO = 1.5  # admin p50 at the largest size within 1.5x of the smallest
+QUERIES_PER_LEARNER = 1 / 100  # at least 100x fewer queries than learners
+MEMORY_GROWTH_MB = 100
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--only", default=",".join(MEASUREMENTS), help=f"comma-separated: {','.join(MEASUREMENTS)}"
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep an existing database")
+    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk concurrent clients")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--rounds", type=int, default=2, help="wrk runs of each page")
+    parser.add_argument("--import-rows", type=int, default=10_000)
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(only) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    if "progress" in only and not shutil.which("wrk"):
+        parser.error("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
+
+    bench = Bench(args, only)
+    results = {"machine": machine(bench.base_url), "started": _now(), "sizes": {}}
+    for size in sorted(args.learners):
+        results["sizes"][size] = bench.run_size(size)
+        _write(results, args.output)  # a partial file is better than none after a failure
+    report = render(results)
+    print(report)
+    path = _write(results, args.output)
+    print(f"\nWritten to {path} (and {path.with_suffix('.json').name}).")
+    return 0
+
+
+class Bench:
+    def __init__(self, args, only: list[str]):
+        self.args = args
+        self.only = only
+        self.base_url = os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench"
+        )
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(40),
+            "REDIS_URL": self.redis_url,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def database_url(self, size: int) -> str:
+        parts = urlsplit(self.base_url)
+        name = f"{parts.path.lstrip('/') or 'bench'}_{_short(size)}"
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+    def run_size(self, size: int) -> dict:
+        url = self.database_url(size)
+        env = {**self.env, "DATABASE_URL": url}
+        out: dict = {"database": urlsplit(url).path.lstrip("/")}
+        print(f"\n=== {size:,} learners: {out['database']} ===", flush=True)
+        if not (self.args.reuse and _learner_count(url) == size):
+            out["build"] = self.build(url, size, env)
+        else:
+            out["build"] = {"reused": True}
+        for name in MEASUREMENTS:
+            if name not in self.only:
+                continue
+            print(f"--- {name}", flush=True)
+            started = time.perf_counter()
+            try:
+                out[name] = getattr(self, f"measure_{name}")(size, env, url)
+            except Exception as error:  # noqa: BLE001 - one failure must not lose the others
+                out[name] = {"error": f"{type(error).__name__}: {error}"[:2000]}
+            print(f"    {time.perf_counter() - started:.1f}s", flush=True)
+        return out
+
+    # build ------------------------------------------------------------------------------
+
+    def build(self, url: str, size: int, env: dict) -> dict:
+        name = urlsplit(url).path.lstrip("/")
+        started = time.perf_counter()
+        with _admin_connection(url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        migrate_started = time.perf_counter()
+        _check_call([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], env)
+        migrate_seconds = time.perf_counter() - migrate_started
+        seed = _measure(["seed", "--learners", str(size)], env)
+        with psycopg.connect(url) as conn:
+            db_size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", [name])
+            seed["database_size"] = db_size.fetchone()[0]
+        seed["migrate_seconds"] = migrate_seconds
+        seed["total_seconds"] = time.perf_counter() - started
+        print(
+            f"    built in {seed['total_seconds']:.1f}s "
+            f"(migrate {migrate_seconds:.1f}s, seed {seed['seconds']:.1f}s), "
+            f"{seed['database_size']}",
+            flush=True,
+        )
+        return seed
+
+    # progress page -----------------------------------------------------------------------
+
+    def measure_progress(self, size: int, env: dict, url: str) -> dict:
+        cookies = self.tmp / f"cookies-{size}.txt"
+        result = _measure(["progress", "--cookies", str(cookies)], env)
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                str(Path(PYTHON).with_name("gunicorn")),
+                "pyramid_site.wsgi:application",
+                "--workers",
+                str(self.args.workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(ROOT),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(f"{base}/healthz")
+            name = result["cookie_name"]
+            session = cookies.read_text().split()[0]
+            result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}"})
+            pages = {"trivial (/healthz)": "/healthz", "progress (/progress/)": "/progress/"}
+            for path in pages.values():  # warm every worker: imports, connections, caches
+                self._wrk(base + path, name, cookies, duration=3)
+            before = _pg_sessions(url)
+            started = dt.datetime.now(dt.UTC)
+            runs: dict[str, list] = {label: [] for label in pages}
+            for _ in range(self.args.rounds):
+                for label, path in pages.items():
+                    runs[label].append(self._wrk(base + path, name, cookies))
+            result["pg_sessions_opened"] = _pg_sessions(url) - before
+            result["pg_connections_live"] = _pg_connections(url, started)
+            result["wrk"] = {
+                "workers": self.args.workers,
+                "connections": self.args.connections,
+                "duration": self.args.duration,
+                "rounds": self.args.rounds,
+            }
+            result["pages"] = {label: _combine(rounds) for label, rounds in runs.items()}
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        return result
+
+    def _wrk(self, url: str, cookie_name: str, cookies: Path, duration: int | None = None):
+        command = [
+            "wrk",
+            "-t",
+            "2" if self.args.connections >= 2 else "1",
+            "-c",
+            str(self.args.connections),
+            "-d",
+            f"{duration or self.args.duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(BENCH / "wrk_session.lua"),
+            url,
+            "--",
+            cookie_name,
+            str(cookies),
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        line = next(line for line in output.splitlines() if line.startswith("BENCH_WRK "))
+        run = json.loads(line.removeprefix("BENCH_WRK "))
+        run["rps"] = run["requests"] / (run["duration_us"] / 1e6)
+        return run
+
+    # in-process measurements --------------------------------------------------------------
+
+    def measure_admin(self, size: int, env: dict, url: str) -> dict:
+        return _measure(["admin"], env)
+
+    def measure_recompute(self, size: int, env: dict, url: str) -> dict:
+        return _measure(["recompute"], env)
+
+    def measure_sweep(self, size: int, env: dict, url: str) -> dict:
+        return _measure(["sweep"], env)
+
+    def measure_import(self, size: int, env: dict, url: str) -> dict:
+        roster = self.tmp / f"roster-{size}.csv"
+        return _measure(
+            ["import", "--rows", str(self.args.import_rows), "--roster", str(roster)], env
+        )
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _measure(arguments: list[str], env: dict) -> dict:
+    """Run ``bench/measure.py`` in a fresh process and return its JSON result."""
+    process = subprocess.run(
+        [PYTHON, str(BENCH / "measure.py"), *arguments],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    for line in process.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line.removeprefix(RESULT_PREFIX))
+    raise RuntimeError(
+        f"measure.py {' '.join(arguments)} exited {process.returncode}: "
+        f"{(process.stderr or process.stdout)[-1500:]}"
+    )
+
+
+def _check_call(command: list[str], env: dict) -> None:
+    subprocess.run(command, env=env, cwd=ROOT, check=True)
+
+
+@contextlib.contextmanager
+def _admin_connection(url: str):
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        yield conn
+
+
+def _learner_count(url: str) -> int | None:
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT count(*) FROM learners_learner").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def _pg_sessions(url: str) -> int:
+    """Connections ever opened to the database (PostgreSQL 14+ statistics)."""
+    name = urlsplit(url).path.lstrip("/")
+    with _admin_connection(url) as conn:
+        time.sleep(1.1)  # statistics are flushed about once a second
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [name])
+        return row.fetchone()[0]
+
+
+def _pg_connections(url: str, since: dt.datetime) -> dict:
+    name = urlsplit(url).path.lstrip("/")
+    with _admin_connection(url) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE backend_start >= %s) "
+            "FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            [since, name],
+        ).fetchone()
+    return {"live": rows[0], "opened_during_load": rows[1]}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status(url: str, headers: dict | None = None) -> int:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - local URL
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if _status(url) == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s")
+
+
+def _combine(runs: list[dict]) -> dict:
+    """Several wrk runs of one page: medians of each figure, and the runs themselves."""
+    keys = ("rps", "p50_us", "p95_us", "p99_us", "mean_us")
+    combined = {key: statistics.median(run[key] for run in runs) for key in keys}
+    combined["requests"] = sum(run["requests"] for run in runs)
+    combined["non200"] = sum(run["non200"] for run in runs)
+    combined["socket_errors"] = sum(run["socket_errors"] for run in runs)
+    combined["runs"] = runs
+    return combined
+
+
+def _short(size: int) -> str:
+    for unit, factor in (("m", 1_000_000), ("k", 1_000)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _write(results: dict, output: Path | None) -> Path:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    path = output or BENCH / "results" / f"{today}-{socket.gethostname()}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(results) + "\n")
+    path.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return path
+
+
+# --- machine ----------------------------------------------------------------------------
+
+
+def machine(database_url: str) -> dict:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    try:
+        with _admin_connection(database_url) as conn:
+            postgres = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error as error:
+        postgres = f"unreachable ({error})"
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": postgres,
+        "django": _version("django"),
+        "gunicorn": _version("gunicorn"),
+        "celery": _version("celery"),
+        "wrk": _wrk_version(),
+    }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _wrk_version() -> str:
+    if not shutil.which("wrk"):
+        return "not installed"
+    output = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    text = (output.stdout or output.stderr).strip().splitlines()
+    return text[0] if text else "?"
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def render(results: dict) -> str:
+    sizes = results["sizes"]
+    lines = [f"# Benchmarks ({results['started']})", ""]
+    m = results["machine"]
+    lines += [
+        "| machine | |",
+        "|---|---|",
+        *(f"| {key} | {value} |" for key, value in m.items()),
+        "",
+    ]
+    lines += _render_build(sizes)
+    lines += _render_progress(sizes)
+    lines += _render_admin(sizes)
+    lines += _render_recompute(sizes)
+    lines += _render_sweep(sizes)
+    lines += _render_import(sizes)
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**ok**" if ok else "**SHORT**")
+
+
+def _error_rows(sizes: dict, name: str) -> list[str]:
+    return [
+        f"- {size:,}: {data[name]['error']}"
+        for size, data in sizes.items()
+        if isinstance(data.get(name), dict) and "error" in data[name]
+    ]
+
+
+def _measured(sizes: dict, name: str) -> dict:
+    return {
+        size: data[name]
+        for size, data in sizes.items()
+        if isinstance(data.get(name), dict) and "error" not in data[name]
+    }
+
+
+def _render_build(sizes: dict) -> list[str]:
+    rows = []
+    for size, data in sizes.items():
+        build = data.get("build", {})
+        if build.get("reused"):
+            rows.append([f"{size:,}", "reused", "", "", "", "", ""])
+            continue
+        rows.append(
+            [
+                f"{size:,}",
+                f"{build.get('total_seconds', 0):.1f}",
+                f"{build.get('seconds', 0):.1f}",
+                f"{build.get('module_progress', 0):,}",
+                f"{build.get('key_completions', 0):,}",
+                f"{build.get('nudges', 0):,}",
+                build.get("database_size", ""),
+            ]
+        )
+    return [
+        "## Synthetic data",
+        "",
+        *_table(
+            [
+                "learners",
+                "build s (migrate + COPY)",
+                "seed s",
+                "module rows",
+                "key rows",
+                "ledger rows",
+                "db size",
+            ],
+            rows,
+        ),
+    ]
+
+
+def _render_progress(sizes: dict) -> list[str]:
+    lines = ["## 1. Progress page under gunicorn + wrk", ""]
+    measured = _measured(sizes, "progress")
+    rows = []
+    for size, data in measured.items():
+        pages = data["pages"]
+        trivial, progress = pages["trivial (/healthz)"], pages["progress (/progress/)"]
+        ratio = progress["p50_us"] / max(trivial["p50_us"], 1)
+        queries = [v["queries"] for k, v in data["queries"].items() if k != "/healthz"]
+        for label, page in pages.items():
+            rows.append(
+                [
+                    f"{size:,}",
+                    label,
+                    f"{page['rps']:.0f}",
+                    f"{page['p50_us'] / 1000:.1f}",
+                    f"{page['p95_us'] / 1000:.1f}",
+                    f"{page['requests']:,}",
+                    page["non200"] + page["socket_errors"],
+                ]
+            )
+        rows.append(
+            [
+                f"{size:,}",
+                "**progress / trivial p50**",
+                "",
+                f"**{ratio:.2f}x** {_verdict(ratio <= PROGRESS_P50_RATIO)}",
+                "",
+                "",
+                "",
+            ]
+        )
+        lines_q = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
+        lines.append(
+            f"- {size:,}: queries per request ({lines_q}) "
+            f"{_verdict(max(queries) <= PROGRESS_MAX_QUERIES and len(set(queries)) == 1)}; "
+            f"PostgreSQL connections opened during the load: {data['pg_sessions_opened']} "
+            f"for {sum(p['requests'] for p in pages.values()):,} requests "
+            f"({data['wrk']['workers']} gunicorn workers) "
+            f"{_verdict(data['pg_sessions_opened'] <= data['wrk']['workers'])}"
+        )
+    if measured:
+        first = next(iter(measured.values()))["wrk"]
+        lines.insert(
+            2,
+            f"gunicorn {first['workers']} sync workers; wrk {first['connections']} connections, "
+            f"{first['duration']}s per run, median of {first['rounds']} runs per page, "
+            f"each request with the session of one of 200 random learners.\n",
+        )
+    lines.append("")
+    lines += _table(
+        ["learners", "page", "req/s", "p50 ms", "p95 ms", "requests", "errors/non-200"], rows
+    )
+    return lines + _error_rows(sizes, "progress") + [""]
+
+
+def _render_admin(sizes: dict) -> list[str]:
+    lines = ["## 2. Admin learner list (in-process test client, superuser)", ""]
+    measured = _measured(sizes, "admin")
+    if not measured:
+        return lines + _error_rows(sizes, "admin") + [""]
+    labels = list(next(iter(measured.values())))
+    ordered = sorted(measured)
+    header = ["page"]
+    for size in ordered:
+        header += [f"p50 ms @{_short(size)}", f"queries @{_short(size)}"]
+    header += [f"p50 ratio {_short(ordered[-1])}/{_short(ordered[0])}", "target"]
+    rows = []
+    for label in labels:
+        row = [label]
+        for size in ordered:
+            page = measured[size][label]
+            row += [f"{page['p50_ms']:.1f}", page["queries"]]
+        small, large = measured[ordered[0]][label], measured[ordered[-1]][label]
+        ratio = large["p50_ms"] / small["p50_ms"] if len(ordered) > 1 else None
+        same = large["queries"] == small["queries"]
+        row += [
+            f"{ratio:.2f}x" if ratio else "",
+            _verdict(None if ratio is None else ratio <= ADMIN_P50_RATIO and same),
+        ]
+        rows.append(row)
+    return lines + _table(header, rows) + _error_rows(sizes, "admin") + [""]
+
+
+def _render_recompute(sizes: dict) -> list[str]:
+    lines = ["## 3. recompute_levels (management command, own process)", ""]
+    measured = _measured(sizes, "recompute")
+    rows = []
+    for size, data in sorted(measured.items()):
+        first, second = data["runs"]
+        for label, run in (("first", first), ("again", second)):
+            written = run["rows_written"].get("UPDATE learners_learner", 0)
+            rows.append(
+                [
+                    f"{size:,}",
+                    label,
+                    f"{run['seconds']:.2f}",
+                    run["queries"],
+                    f"{data['learners'] / max(run['queries'], 1):.0f}",
+                    written,
+                    run["output"].split(":")[-1].split("(")[0].strip(),
+                ]
+            )
+        rows.append(
+            [
+                f"{size:,}",
+                "peak RSS",
+                _memory(data),
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    lines += _table(
+        ["learners", "run", "seconds", "queries", "learners/query", "learner rows updated", "says"],
+        rows,
+    )
+    lines += _scaling_verdicts(measured, lambda data: data["runs"][0]["queries"])
+    return lines + _error_rows(sizes, "recompute") + [""]
+
+
+def _scaling_verdicts(measured: dict, queries_of) -> list[str]:
+    if not measured:
+        return []
+    out = []
+    for size, data in sorted(measured.items()):
+        queries = queries_of(data)
+        out.append(
+            f"- {size:,}: {queries} queries "
+            f"{_verdict(queries <= size * QUERIES_PER_LEARNER)} (target at most {size // 100:,})"
+        )
+    ordered = sorted(measured)
+    if len(ordered) > 1:
+        small, large = measured[ordered[0]], measured[ordered[-1]]
+        growth = (large["peak_rss_mb"] - large["baseline_rss_mb"]) - (
+            small["peak_rss_mb"] - small["baseline_rss_mb"]
+        )
+        out.append(
+            f"- peak memory growth {_short(ordered[0])} -> {_short(ordered[-1])}: "
+            f"{growth:+.0f} MB {_verdict(growth <= MEMORY_GROWTH_MB)} "
+            f"(target within {MEMORY_GROWTH_MB} MB)"
+        )
+    return out + [""]
+
+
+def _render_sweep(sizes: dict) -> list[str]:
+    lines = ["## 4. Nudge sweep", ""]
+    measured = _measured(sizes, "sweep")
+    rows = []
+    for size, data in sorted(measured.items()):
+        rows.append(
+            [
+                f"{size:,}",
+                f"{data['decide_seconds']:.2f}",
+                data.get("due", ""),
+                data.get("emails", ""),
+                f"{data['emails_per_second']:.0f}" if data.get("emails_per_second") else "",
+                data.get("celery_messages", ""),
+                data.get("chunks", ""),
+                data["queries"],
+                _memory(data),
+            ]
+        )
+    lines += _table(
+        [
+            "learners",
+            "decide s",
+            "due",
+            "emails received",
+            "emails/s",
+            "celery messages",
+            "chunks",
+            "queries",
+            "peak RSS",
+        ],
+        rows,
+    )
+    for size, data in sorted(measured.items()):
+        if "note" in data:
+            lines.append(f"- {size:,}: {data['note']}")
+    lines += _scaling_verdicts(measured, lambda data: data["queries"])
+    return lines + _error_rows(sizes, "sweep") + [""]
+
+
+def _memory(data: dict) -> str:
+    return f"{data['peak_rss_mb']:.0f} MB (+{data['peak_rss_mb'] - data['baseline_rss_mb']:.0f})"
+
+
+def _render_import(sizes: dict) -> list[str]:
+    lines = ["## 5. Roster import (import_learners, own process)", ""]
+    measured = _measured(sizes, "import")
+    rows = [
+        [
+            f"{size:,}",
+            f"{data['rows']:,} ({data['existing_rows']:,} existing)",
+            "yes" if data["ok"] else "NO",
+            f"{data['seconds']:.2f}",
+            f"{data['rows'] / data['seconds']:.0f}",
+            data["queries"],
+            _memory(data),
+        ]
+        for size, data in sorted(measured.items())
+    ]
+    lines += _table(
+        ["learners in db", "rows", "imported", "seconds", "rows/s", "queries", "peak RSS"], rows
+    )
+    for size, data in sorted(measured.items()):
+        if not data["ok"]:
+            lines.append(f"- {size:,}: {data['errors'][:300]}")
+    return lines + _error_rows(sizes, "import") + [""]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
