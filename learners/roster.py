@@ -110,6 +110,7 @@ TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
 LIST_SEPARATOR = ";"
 MAX_AMOUNT = 2**63 - 1  # PositiveBigIntegerField
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 BATCH_SIZE = 1000
@@ -483,6 +484,8 @@ def _parse_row(
     email = values["email"].lower()
     if not email:
         error("email", "an email address is required")
+    elif len(email) > EMAIL_MAX_LENGTH:
+        error("email", f"longer than {EMAIL_MAX_LENGTH} characters")
     else:
         try:
             validate_email(email)
@@ -634,6 +637,7 @@ def _parse_keys(
     raw: str, curriculum: _Curriculum, track: Track | None, *, track_unreadable: bool, error
 ) -> set[str]:
     codes: set[str] = set()
+    trackless: list[str] = []
     for part in _split_list(raw):
         code = part.lower()
         key = curriculum.keys.get(code)
@@ -648,12 +652,13 @@ def _parse_keys(
                 "list them in completed_modules instead",
             )
         elif track is None:
-            if not track_unreadable:
-                error("completed_keys", f"{code} needs the row's track to be set")
+            trackless.append(code)
         elif key_track != track.slug:
             error("completed_keys", f"{code} is a key of the {key_track} track, not {track.slug}")
         else:
             codes.add(code)
+    if trackless and not track_unreadable:
+        error("completed_keys", f"keys need the row's track to be set ({', '.join(trackless)})")
     return codes
 
 
