@@ -238,6 +238,172 @@ def do_recompute(args) -> dict:
     }
 
 
+# --- nudge sweep ------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """An aiosmtpd handler that accepts every message and notes when they arrive."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        now = time.perf_counter()
+        self.count += 1
+        self.first = self.first or now
+        self.last = now
+        return "250 OK"
+
+
+def _sweep_moment():
+    """The next half hour (within a day of now) at which the most learners are at 09:xx
+    local time, so that next_step nudges are due for a realistic share of them."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from learners.models import Learner
+    from learners.nudges.rules import NEXT_STEP_LOCAL_HOUR, local_time
+
+    zones = dict(Learner.objects.order_by().values_list("timezone").annotate(n=Count("pk")))
+    start = timezone.now().replace(minute=30, second=0, microsecond=0)
+    moments = [start + timedelta(hours=h) for h in range(24)]
+    return max(
+        moments,
+        key=lambda at: sum(
+            n for zone, n in zones.items() if local_time(at, zone).hour == NEXT_STEP_LOCAL_HOUR
+        ),
+    )
+
+
+def do_sweep(args) -> dict:
+    """The sweep as ``send_nudges`` runs it, on a Redis broker, then a real Celery worker
+    sending to a local SMTP server."""
+    import subprocess
+
+    import redis
+    from aiosmtpd.controller import Controller
+    from celery.signals import before_task_publish
+    from django.db.models import Count
+
+    from bench.celery_worker import QUERIES_KEY, TASKS_KEY
+    from learners.models import Learner, Nudge
+    from learners.nudges.services import nudges_sweep
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        raise RuntimeError("set REDIS_URL: the sweep is measured on a real broker")
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.flushdb()  # the bench's own Redis database: queue and counters start empty
+    published: list[str] = []
+
+    def on_publish(sender=None, **kwargs):
+        published.append(sender)
+
+    before_task_publish.connect(on_publish, weak=False)
+
+    sink = SmtpSink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+
+    at = _sweep_moment()
+    learners = Learner.objects.count()
+    ledger_before = Nudge.objects.count()
+    connection.close()
+    baseline = rss_mb()
+    with counting() as counter:
+        started = time.perf_counter()
+        report = nudges_sweep(now=at)
+        decide_seconds = time.perf_counter() - started
+    peak = rss_mb()
+    queue_length = broker.llen("celery")
+    created = dict(
+        Nudge.objects.filter(created_at=at).order_by().values_list("kind").annotate(n=Count("pk"))
+    )
+    due = sum(created.values())
+
+    # The sending half: a real worker on the same broker and an SMTP server.
+    env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{port}"}
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "bench.celery_worker",
+            "worker",
+            "--concurrency",
+            str(args.workers),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    send_started = time.perf_counter()
+    statuses: dict = {}
+    try:
+        deadline = send_started + args.timeout
+        while time.perf_counter() < deadline:
+            time.sleep(0.5)
+            statuses = dict(
+                Nudge.objects.filter(created_at=at)
+                .order_by()
+                .values_list("status")
+                .annotate(n=Count("pk"))
+            )
+            if not statuses.get("pending") and not statuses.get("sending"):
+                break
+        send_seconds = time.perf_counter() - send_started
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=60)
+        controller.stop()
+    sending = (sink.last - sink.first) if sink.count > 1 else None
+    worker_queries = int(broker.get(QUERIES_KEY) or 0)
+    worker_tasks = int(broker.get(TASKS_KEY) or 0)
+    return {
+        "at": at.isoformat(),
+        "learners": learners,
+        "chunks": report.chunks,
+        "decide_seconds": decide_seconds,
+        "due": due,
+        "due_by_kind": created,
+        "ledger_rows_before": ledger_before,
+        "celery_messages": len(published),
+        "celery_tasks": sorted(set(published)),
+        "queue_length_after_sweep": queue_length,
+        "handed": report.handed,
+        "not_handed": report.not_handed,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak,
+        **counter.as_dict(),
+        "emails": sink.count,
+        "statuses_after": statuses,
+        "send_seconds_total": send_seconds,
+        "emails_per_second": sink.count / sending if sending else None,
+        "worker_concurrency": args.workers,
+        "worker_tasks": worker_tasks,
+        "worker_queries": worker_queries,
+        "worker_queries_per_email": worker_queries / sink.count if sink.count else None,
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 # --- roster import ----------------------------------------------------------------------
 
 ROSTER_COLUMNS = [
@@ -360,13 +526,46 @@ def do_explain(args) -> dict:
         return {"plan": "\n".join(row[0] for row in cursor.fetchall())}
 
 
+def do_profile(args) -> dict:
+    """cProfile of ``--repeat`` GETs of ``--url`` (as a learner, or the bench admin for
+    /admin/ URLs): the functions with the most cumulative and own time."""
+    import cProfile
+    import pstats
+
+    from bench.seed import ADMIN_EMAIL
+    from learners.models import User
+
+    client = Client()
+    if args.url.startswith("/admin/"):
+        user = User.objects.get(email=ADMIN_EMAIL)
+    else:
+        user = _submitted_learners().order_by("-level", "pk").first().user
+    client.force_login(user)
+    client.get(args.url)
+    started = time.perf_counter()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.repeat):
+        client.get(args.url)
+    profiler.disable()
+    per_request = (time.perf_counter() - started) / args.repeat * 1000
+    report = {}
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(25)
+        report[order] = out.getvalue()
+    return {"url": args.url, "ms_per_request_profiled": per_request, **report}
+
+
 COMMANDS = {
     "seed": do_seed,
     "progress": do_progress,
     "admin": do_admin,
     "recompute": do_recompute,
     "import": do_import,
+    "sweep": do_sweep,
     "explain": do_explain,
+    "profile": do_profile,
 }
 
 
@@ -380,6 +579,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--roster", default="/tmp/bench-roster.csv")  # noqa: S108
     parser.add_argument("--sql", default="SELECT 1")
+    parser.add_argument("--url", default="/progress/")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args(argv)
     emit(COMMANDS[args.what](args))
 

@@ -659,20 +659,27 @@ def _scaling_verdicts(measured: dict, queries_of) -> list[str]:
 
 
 def _render_sweep(sizes: dict) -> list[str]:
-    lines = ["## 4. Nudge sweep", ""]
+    lines = [
+        "## 4. Nudge sweep (nudges_sweep on a Redis broker; a Celery worker sends to aiosmtpd)",
+        "",
+    ]
     measured = _measured(sizes, "sweep")
     rows = []
     for size, data in sorted(measured.items()):
+        per_email = data.get("worker_queries_per_email")
+        messages_ok = data["celery_messages"] <= data["chunks"] + 2
         rows.append(
             [
                 f"{size:,}",
                 f"{data['decide_seconds']:.2f}",
-                data.get("due", ""),
-                data.get("emails", ""),
-                f"{data['emails_per_second']:.0f}" if data.get("emails_per_second") else "",
-                data.get("celery_messages", ""),
-                data.get("chunks", ""),
+                data["chunks"],
                 data["queries"],
+                f"{data['learners'] / max(data['queries'], 1):.0f}",
+                f"{data['celery_messages']} {_verdict(messages_ok)}",
+                data["due"],
+                data["emails"],
+                f"{data['emails_per_second']:.0f}" if data.get("emails_per_second") else "",
+                f"{per_email:.2f}" if per_email is not None else "",
                 _memory(data),
             ]
         )
@@ -680,19 +687,26 @@ def _render_sweep(sizes: dict) -> list[str]:
         [
             "learners",
             "decide s",
+            "chunks",
+            "sweep queries",
+            "learners/query",
+            "celery messages",
             "due",
             "emails received",
             "emails/s",
-            "celery messages",
-            "chunks",
-            "queries",
-            "peak RSS",
+            "worker queries/email",
+            "sweep peak RSS",
         ],
         rows,
     )
     for size, data in sorted(measured.items()):
-        if "note" in data:
-            lines.append(f"- {size:,}: {data['note']}")
+        lines.append(
+            f"- {size:,}: as of {data['at']}; due by kind {data['due_by_kind']}; "
+            f"statuses after sending {data['statuses_after']}; "
+            f"{data['worker_tasks']} worker tasks ({data['worker_concurrency']} processes), "
+            f"{data['worker_queries']} worker queries, all sent in "
+            f"{data['send_seconds_total']:.1f}s including worker start."
+        )
     lines += _scaling_verdicts(measured, lambda data: data["queries"])
     return lines + _error_rows(sizes, "sweep") + [""]
 
