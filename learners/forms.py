@@ -130,6 +130,7 @@ class SelfAssessmentForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
         self.tracks = list(self.fields["track"].queryset)

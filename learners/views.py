@@ -190,8 +190,9 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("progress")
-    _report(request, result, f"Key {'ticked' if done else 'unticked'}: {key.full_text}")
-    return redirect(f"{reverse('progress')}#key-{key.pk}")
+    return _report(
+        request, result, f"Key {'ticked' if done else 'unticked'}: {key.full_text}", f"key-{key.pk}"
+    )
 
 
 @login_required
@@ -206,13 +207,18 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
         return HttpResponseBadRequest("done must be 1 or 0")
     result = module_set_done(learner=learner, module=module, done=done)
     state = "completed" if done else "marked not done"
-    _report(request, result, f"Module {module.number} {state}: {module.title}")
-    return redirect(f"{reverse('progress')}#module-{module.number}")
+    return _report(
+        request,
+        result,
+        f"Module {module.number} {state}: {module.title}",
+        f"module-{module.number}",
+    )
 
 
-def _report(request: HttpRequest, result: Recomputed, what: str) -> None:
+def _report(request: HttpRequest, result: Recomputed, what: str, anchor: str) -> HttpResponse:
+    """Say what changed and redirect (POST-redirect-GET): back to the item, or to the top of
+    the page when the level changed, so the new level and the message are in view."""
     placement = result.placement
-    messages.info(request, f"{what}.")
     if result.went_up:
         messages.success(
             request,
@@ -221,6 +227,9 @@ def _report(request: HttpRequest, result: Recomputed, what: str) -> None:
         )
     elif result.change is not None:
         messages.warning(request, f"Your level is now {placement.level}: {placement.level_name}.")
+    messages.info(request, f"{what}.")
+    url = reverse("progress")
+    return redirect(url if result.change is not None else f"{url}#{anchor}")
 
 
 def _percent(placement: Placement) -> str | None:

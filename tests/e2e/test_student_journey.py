@@ -1,0 +1,149 @@
+"""A new student's whole journey in headless Chromium, against a live server.
+
+Skipped when /usr/bin/chromium is missing (CI installs it from Debian: see .ci/run). Set
+E2E_SCREENSHOTS to a folder to keep screenshots of the progress page (desktop and phone).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core import mail
+
+from curriculum.models import Track
+from curriculum.services import curriculum_load
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "a-long-and-unusual-passphrase-42"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture
+def site(live_server, transactional_db, monkeypatch):
+    """The live server with the curriculum in its database.
+
+    Transactional tests empty the database after each test, so the curriculum the data
+    migration loaded may be gone: load it again (idempotent).
+    """
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Track.objects.exists():
+        curriculum_load()
+    return live_server
+
+
+@pytest.fixture
+def browser(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _screenshots(browser, url: str, cookies: list) -> None:
+    folder = os.environ.get("E2E_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, device_scale_factor=1
+        )
+        context.add_cookies(cookies)
+        shot = context.new_page()
+        shot.goto(url)
+        shot.screenshot(path=str(Path(folder) / f"progress-{name}.png"), full_page=True)
+        context.close()
+
+
+def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, page):
+    from playwright.sync_api import expect
+
+    # The landing page leads to signing up.
+    page.goto(site.url + "/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Profit Pyramid")
+    page.get_by_role("link", name="Sign up free").click()
+    page.get_by_label("Email").fill("grace@example.com")
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD)
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Verify Your Email Address")
+
+    # The verification link from the email; confirming takes a button press (a POST).
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[0].body).group(0)
+    page.goto(link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm Email Address")
+    page.get_by_role("button", name="Confirm").click()
+
+    # Signed in, sent to the self-assessment; the browser's time zone is preselected.
+    expect(page).to_have_url(re.compile(r"/profile/$"))
+    expect(page.get_by_text("Fill in your self-assessment first")).to_be_visible()
+    expect(page.get_by_label("Your time zone")).to_have_value("Asia/Tokyo")
+    founder_group = page.locator("#questions-founder")
+    page.get_by_label("Production-Ready AI Engineers").check()
+    expect(founder_group).to_be_hidden()
+    page.get_by_label("What is your current salary range?").fill("160000")
+    engineer = page.locator("#questions-engineer")
+    engineer.locator("#field-can_explain_concepts").get_by_label("Yes").check()
+    engineer.locator("#field-can_implement_from_scratch").get_by_label("No").check()
+    engineer.locator("#field-deployed_at_scale").get_by_label("No").check()
+    engineer.get_by_label("API integrator").check()
+    engineer.get_by_label("I mostly use APIs").check()
+    page.get_by_role("button", name="Save and see my level").click()
+
+    # The level and its reasons.
+    expect(page).to_have_url(re.compile(r"/progress/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 2: Surviving")
+    expect(page.locator(".reasons").first).to_contain_text(
+        "Your annual total compensation of $160,000 is in the Surviving band"
+    )
+    expect(
+        page.get_by_role("img", name=re.compile("you are at level 2, Surviving"))
+    ).to_be_visible()
+
+    # Modules 4-6 and Surviving keys until the level rises.
+    for number in (4, 5, 6):
+        page.get_by_role("button", name=f"Mark module {number} done").click()
+        expect(page.get_by_text(f"Module {number} completed")).to_be_visible()
+    congratulation = page.locator(".message--congrats")
+    for _ in range(12):
+        if congratulation.count():
+            break
+        with page.expect_navigation():
+            page.locator(".checklist button.check-box:not(.is-checked)").first.click()
+    expect(congratulation).to_have_text("Congratulations! You moved up to level 3: Thriving.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 3: Thriving")
+    history = page.locator(".timeline__item").first
+    expect(history).to_contain_text("Moved up from Surviving to Thriving")
+
+    _screenshots(browser, page.url, page.context.cookies())
