@@ -34,6 +34,7 @@ from .models import (
     ModuleProgress,
     Nudge,
     NudgeKind,
+    NudgeStatus,
     User,
 )
 from .selectors import (
@@ -454,11 +455,11 @@ class LearnerAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "email",
-        "track",
+        "track_slug",
         "level_label",
         "keys_done",
         "modules_done",
-        "last_activity_at",
+        "last_active",
         "last_nudge",
         "opted_out",
     )
@@ -537,11 +538,21 @@ class LearnerAdmin(admin.ModelAdmin):
     def email(self, obj: Learner) -> str:
         return obj.user.email
 
+    @admin.display(description="track", ordering="track__slug")
+    def track_slug(self, obj: Learner) -> str:
+        return obj.track.slug if obj.track_id else "-"
+
+    @admin.display(description="last active", ordering="last_activity_at")
+    def last_active(self, obj: Learner) -> str:
+        if obj.last_activity_at is None:
+            return "never"
+        return timezone.localtime(obj.last_activity_at).strftime("%Y-%m-%d")
+
     @admin.display(description="level", ordering="level")
     def level_label(self, obj: Learner) -> str:
         return f"{obj.level} {curriculum_rules().level_name(obj.level)}"
 
-    @admin.display(description="keys ticked", ordering="keys_done")
+    @admin.display(description="keys", ordering="keys_done")
     def keys_done(self, obj: Learner) -> int:
         return obj.keys_done
 
@@ -550,15 +561,22 @@ class LearnerAdmin(admin.ModelAdmin):
         return f"{obj.modules_done}/{len(curriculum_rules().module_titles) or 9}"
 
     @admin.display(description="last nudge", ordering="last_nudge_at")
-    def last_nudge(self, obj: Learner) -> str:
+    def last_nudge(self, obj: Learner):
         if obj.last_nudge_at is None:
             return "-"
-        when = timezone.localtime(obj.last_nudge_at).strftime("%Y-%m-%d")
-        return f"{obj.last_nudge_kind.replace('_', ' ')}, {obj.last_nudge_status}, {when}"
+        when = timezone.localtime(obj.last_nudge_at)
+        return format_html(
+            '<span title="{}">{} ({}), {}</span>',
+            when.strftime("%Y-%m-%d %H:%M"),
+            obj.last_nudge_kind.replace("_", " "),
+            obj.last_nudge_status,
+            when.strftime("%b %d"),
+        )
 
-    @admin.display(description="opted out", boolean=True, ordering="nudges_enabled")
-    def opted_out(self, obj: Learner) -> bool:
-        return not obj.nudges_enabled
+    @admin.display(description="opted out", ordering="nudges_enabled")
+    def opted_out(self, obj: Learner) -> str:
+        # Text, not the admin's red/green icons: a red cross on every row reads as an alarm.
+        return "" if obj.nudges_enabled else "opted out"
 
     # The change form -----------------------------------------------------------------
 
@@ -836,16 +854,29 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
                 ),
             }
         )
-    nudges = [
-        {"figure": nudge, "url": learner_list_url(nudged=f"{nudge.kind}.{nudge.status}")}
-        for nudge in figures.nudges
+    # Kinds down, statuses across: every cell links to the learners it counts.
+    counts = {(nudge.kind, nudge.status): nudge.count for nudge in figures.nudges}
+    nudge_statuses = [{"value": status.value, "label": status.label} for status in NudgeStatus]
+    nudge_rows = [
+        {
+            "label": kind.label,
+            "cells": [
+                {
+                    "count": counts.get((kind.value, status.value), 0),
+                    "url": learner_list_url(nudged=f"{kind.value}.{status.value}"),
+                }
+                for status in NudgeStatus
+            ],
+        }
+        for kind in NudgeKind
     ]
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",
         "figures": figures,
         "tracks": tracks,
-        "nudges": nudges,
+        "nudge_statuses": nudge_statuses,
+        "nudge_rows": nudge_rows,
         "all_url": learner_list_url(),
         "inactive_url": learner_list_url(inactive=figures.inactive_days),
     }

@@ -226,7 +226,7 @@ def test_learner_list_shows_progress_and_last_nudge(instructor_client):
     row = response.context["cl"].result_list[0]
     assert (row.keys_done, row.modules_done, row.last_nudge_kind) == (1, 2, "next_step")
     body = response.content.decode()
-    assert "Ada Byte" in body and "2/9" in body and "next step, sent" in body
+    assert "Ada Byte" in body and "2/9" in body and "next step (sent)" in body
 
 
 @pytest.mark.parametrize(
