@@ -1,0 +1,297 @@
+"""The sweep, the hooks that create nudges, and the command, on the test database.
+
+Emails go to a real SMTP server (aiosmtpd); tasks run in-process (no broker), handed after
+commit, which ``django_capture_on_commit_callbacks(execute=True)`` plays out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from curriculum.models import Track
+from learners.models import Nudge, User
+from learners.nudges.services import nudge_send_now, nudges_hand_pending, nudges_sweep
+from learners.nudges.tasks import nudges_send_chunk
+from learners.services import learner_update_profile
+
+from .conftest import bulk_learners, make_learner
+
+pytestmark = pytest.mark.django_db
+
+# 09:15 UTC on a Wednesday: next_step time for learners in UTC.
+NOW = datetime(2026, 6, 10, 9, 15, tzinfo=UTC)
+LONG_AGO = NOW - timedelta(days=30)
+
+
+@pytest.fixture
+def roster():
+    """One learner per situation, as of NOW."""
+    return {
+        "quiet": make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO),
+        "unassessed": make_learner(
+            engineer=False, created_at=NOW - timedelta(days=3), last_activity_at=None
+        ),
+        "busy": make_learner(created_at=LONG_AGO, last_activity_at=NOW - timedelta(days=1)),
+        "opted_out": make_learner(
+            created_at=LONG_AGO, last_activity_at=LONG_AGO, nudges_enabled=False
+        ),
+        "unverified": make_learner(verified=False, created_at=LONG_AGO, last_activity_at=LONG_AGO),
+        "auckland": make_learner(
+            created_at=LONG_AGO, last_activity_at=LONG_AGO, timezone="Pacific/Auckland"
+        ),
+    }
+
+
+def sweep(django_capture_on_commit_callbacks, **kwargs):
+    with django_capture_on_commit_callbacks(execute=True):
+        return nudges_sweep(**kwargs)
+
+
+def test_a_sweep_sends_each_due_nudge_once_even_when_run_twice(
+    roster, smtp_server, django_capture_on_commit_callbacks
+):
+    first = sweep(django_capture_on_commit_callbacks, now=NOW)
+    second = sweep(django_capture_on_commit_callbacks, now=NOW)
+
+    assert smtp_server.recipients() == sorted(
+        [roster["quiet"].user.email, roster["unassessed"].user.email]
+    )
+    assert smtp_server.to(roster["quiet"].user.email)[0]["Subject"].startswith("Your next step at")
+    assert first.kinds["next_step"].due == first.kinds["self_assessment"].due == 1
+    assert first.kinds["next_step"].skipped == 2  # opted out, unverified
+    assert second.kinds["next_step"].due == second.kinds["self_assessment"].due == 0
+    rows = Nudge.objects.order_by("kind").values_list("learner_id", "kind", "dedup_key", "status")
+    assert list(rows) == [
+        (roster["quiet"].pk, "next_step", "2026-W24", "sent"),
+        (roster["unassessed"].pk, "self_assessment", "once", "sent"),
+    ]
+
+
+def test_next_weeks_sweep_sends_the_next_step_again_but_not_the_reminder(
+    roster, smtp_server, django_capture_on_commit_callbacks
+):
+    quiet, unassessed = roster["quiet"].user.email, roster["unassessed"].user.email
+    sweep(django_capture_on_commit_callbacks, now=NOW)
+    sweep(django_capture_on_commit_callbacks, now=NOW + timedelta(days=6))
+    assert len(smtp_server.to(quiet)) == len(smtp_server.to(unassessed)) == 1
+    sweep(django_capture_on_commit_callbacks, now=NOW + timedelta(days=7))
+    assert len(smtp_server.to(quiet)) == 2
+    assert len(smtp_server.to(unassessed)) == 1
+
+
+def test_the_same_chunk_task_delivered_twice_sends_once(roster, smtp_server):
+    # Decide without playing the commit hooks: the rows wait, never handed.
+    nudges_sweep(now=NOW)
+    ids = list(Nudge.objects.values_list("pk", flat=True))
+    assert len(ids) == 2 and not Nudge.objects.filter(handed_at__isnull=False).exists()
+
+    nudges_send_chunk.apply(args=[ids])
+    nudges_send_chunk.apply(args=[ids])
+
+    assert len(smtp_server.messages) == 2
+    assert set(Nudge.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_a_learner_who_opts_out_before_the_worker_runs_is_skipped(roster, smtp_server):
+    nudges_sweep(now=NOW)
+    roster["quiet"].nudges_enabled = False
+    roster["quiet"].save()
+    nudges_send_chunk.apply(args=[list(Nudge.objects.values_list("pk", flat=True))])
+    assert smtp_server.recipients() == [roster["unassessed"].user.email]
+    skipped = Nudge.objects.get(learner=roster["quiet"])
+    assert (skipped.status, skipped.last_error) == ("skipped", "opted out")
+
+
+def test_the_pass_hands_rows_that_never_reached_a_worker(roster, smtp_server):
+    nudges_sweep(now=NOW)  # commit hooks not played: as if the broker had been down
+    assert nudges_hand_pending(now=NOW + timedelta(seconds=30)) == 0  # too fresh
+    assert nudges_hand_pending(now=NOW + timedelta(minutes=5)) == 2
+    assert len(smtp_server.messages) == 2
+    assert nudges_hand_pending(now=NOW + timedelta(days=1)) == 0
+
+
+def test_the_email_names_level_next_keys_module_and_targeting(smtp_server, roster):
+    nudges_sweep(now=NOW)
+    nudge = Nudge.objects.get(learner=roster["quiet"])
+    nudges_send_chunk.apply(args=[[nudge.pk]])
+    message = smtp_server.to(roster["quiet"].user.email)[0]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    learner = roster["quiet"]
+    learner.refresh_from_db()
+    from learners.selectors import learner_placement
+
+    placement = learner_placement(learner)
+    first_key = placement.next_steps.open_keys[0]
+    for body in (text, html):
+        assert f"Level {placement.level}" in body
+        assert placement.level_name in body
+        assert first_key.code in body
+        assert "https://pyramid.test/progress/" in body
+        assert "https://pyramid.test/nudges/unsubscribe/" in body
+    for number in placement.next_steps.modules:
+        assert f"Module {number}" in text
+    from curriculum.models import Level
+
+    level = Level.objects.get(number=placement.level)
+    assert level.promise in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (
+        message["List-Unsubscribe"].strip().startswith("<https://pyramid.test/nudges/unsubscribe/")
+    )
+
+
+def test_sweep_queries_per_chunk_do_not_grow_with_the_roster(settings):
+    """200 and 2,000 learners, chunks of 100: the same queries per chunk (the commit hook that
+    hands each chunk adds one more per chunk; it is not played here)."""
+    settings.LEARNER_CHUNK_SIZE = 100
+    signed_up = NOW - timedelta(days=3)
+    counts = {}
+    for n, prefix in ((200, "small"), (2000, "large")):
+        Nudge.objects.all().delete()
+        learners = bulk_learners(n, signed_up_at=signed_up, prefix=prefix)
+        with CaptureQueriesContext(connection) as queries:
+            report = nudges_sweep(now=NOW)
+        assert report.kinds["self_assessment"].due == n
+        counts[n] = (len(queries), report.chunks)
+        User.objects.filter(pk__in=[learner.user_id for learner in learners]).delete()
+    (q_small, chunks_small), (q_large, chunks_large) = counts[200], counts[2000]
+    assert (chunks_small, chunks_large) == (2, 20)
+    # Besides the chunks: the read that finds no more learners, and the closing count.
+    per_chunk_small = (q_small - 2) / chunks_small
+    per_chunk_large = (q_large - 2) / chunks_large
+    assert per_chunk_small == per_chunk_large
+    assert per_chunk_small <= 8
+
+
+def test_a_level_up_sends_one_email_for_the_level_reached(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    learner = make_learner(engineer=False)
+    engineer = Track.objects.get(slug="engineer")
+    answers = {
+        "annual_compensation": 160_000,
+        "can_explain_concepts": True,
+        "can_implement_from_scratch": False,
+        "deployed_at_scale": False,
+        "seen_as": "integrator",
+        "leads_initiatives": False,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        result = learner_update_profile(learner=learner, track=engineer, answers=answers)
+    assert result.went_up
+    with django_capture_on_commit_callbacks(execute=True):
+        learner_update_profile(learner=learner, track=engineer, answers=answers)  # no change
+
+    level = result.placement.level
+    messages = smtp_server.to(learner.user.email)
+    assert [m["Subject"] for m in messages] == [
+        f"You reached Level {level}: {result.placement.level_name}"
+    ]
+    assert Nudge.objects.get(learner=learner).dedup_key == f"level-{level}"
+
+
+def test_no_level_up_email_to_an_opted_out_learner(smtp_server, django_capture_on_commit_callbacks):
+    learner = make_learner(engineer=False, nudges_enabled=False)
+    answers = {
+        "annual_compensation": 160_000,
+        "can_explain_concepts": True,
+        "can_implement_from_scratch": False,
+        "deployed_at_scale": False,
+        "seen_as": "integrator",
+        "leads_initiatives": False,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        result = learner_update_profile(
+            learner=learner, track=Track.objects.get(slug="engineer"), answers=answers
+        )
+    assert result.went_up
+    assert smtp_server.messages == []
+    assert not Nudge.objects.exists()
+
+
+def test_confirming_the_address_sends_the_welcome_once(
+    client, smtp_server, django_capture_on_commit_callbacks
+):
+    learner = make_learner(verified=False)
+    address = EmailAddress.objects.create(
+        user=learner.user, email=learner.user.email, verified=False, primary=True
+    )
+    key = EmailConfirmationHMAC(address).key
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_confirm_email", args=[key]))
+    assert response.status_code == 302
+    address.refresh_from_db()
+    assert address.verified
+    with django_capture_on_commit_callbacks(execute=True):
+        nudges_sweep(now=learner.created_at + timedelta(hours=1))
+    messages = smtp_server.to(learner.user.email)
+    assert len(messages) == 1
+    assert messages[0]["Subject"].startswith("Welcome to the Profit Pyramid")
+
+
+def test_send_now_for_the_admin_queues_once_per_day(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    wanted = [make_learner() for _ in range(3)]
+    opted_out = make_learner(nudges_enabled=False)
+    ids = [learner.pk for learner in [*wanted, opted_out]]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert nudge_send_now(learner_ids=ids, now=NOW) == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert nudge_send_now(learner_ids=ids, now=NOW + timedelta(hours=1)) == 0
+    assert smtp_server.recipients() == sorted(learner.user.email for learner in wanted)
+    assert set(Nudge.objects.values_list("kind", "dedup_key")) == {
+        ("next_step", "manual-2026-06-10")
+    }
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_send_nudges_command_prints_counts_per_kind(roster, smtp_server):
+    """Committed for real (no test transaction), as when run by hand."""
+    out = StringIO()
+    call_command("send_nudges", "--at", "2026-06-10T09:15:00+00:00", stdout=out)
+    lines = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[2:]}
+    # kind: due, sent, skipped, failed
+    assert lines["next_step"] == ["1", "1", "2", "0"]
+    assert lines["self_assessment"] == ["1", "1", "0", "0"]
+    assert lines["welcome"] == ["0", "0", "0", "0"]
+    assert len(smtp_server.messages) == 2
+
+
+def test_send_nudges_dry_run_writes_and_sends_nothing(roster, smtp_server):
+    out = StringIO()
+    call_command("send_nudges", "--at", "2026-06-10T09:15", "--dry-run", stdout=out)
+    assert "dry run" in out.getvalue()
+    assert "next_step              1       0       2       0" in out.getvalue()
+    assert not Nudge.objects.exists() and smtp_server.messages == []
+
+
+def test_send_nudges_rejects_a_bad_moment():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="not an ISO-8601"):
+        call_command("send_nudges", "--at", "next tuesday")
+
+
+def test_the_sweep_of_an_opted_out_or_unverified_learner_writes_no_row(roster):
+    nudges_sweep(now=NOW)
+    assert not Nudge.objects.filter(
+        learner__in=[roster["opted_out"], roster["unverified"]]
+    ).exists()
+
+
+def test_auckland_learner_is_nudged_at_nine_in_auckland(roster, smtp_server):
+    when = datetime(2026, 6, 9, 21, 30, tzinfo=UTC)  # 09:30 NZST on 10 June
+    nudges_sweep(now=when)
+    assert set(Nudge.objects.filter(kind="next_step").values_list("learner_id", flat=True)) == {
+        roster["auckland"].pk
+    }
