@@ -406,8 +406,13 @@ class ReadOnlyInline(admin.TabularInline):
 
 class LevelChangeInline(ReadOnlyInline):
     model = LevelChange
-    fields = ("changed_at", "from_level", "to_level", "reasons")
+    fields = ("changed_at", "from_level", "to_level", "why")
+    readonly_fields = ("why",)
     verbose_name_plural = "level history"
+
+    @admin.display(description="reasons at that time")
+    def why(self, obj: LevelChange):
+        return format_html("<ul>{}</ul>", format_html_join_lines(obj.reasons))
 
 
 class NudgeInline(ReadOnlyInline):
