@@ -9,14 +9,14 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -45,6 +45,7 @@ from .selectors import (
     curriculum_rules,
     dashboard_figures,
     inactive_since_q,
+    learner_list_figures,
     learner_placement,
 )
 from .services import assessment_errors, key_set_done, learner_recompute_level, module_set_done
@@ -326,21 +327,14 @@ class WindowedCountPaginator(Paginator):
 PAGES_AHEAD = 10
 
 
-def _count_of(model) -> Coalesce:
-    rows = (
-        model.objects.filter(learner=OuterRef("pk"))
-        .order_by()
-        .values("learner")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
-
-
-def _last_nudge(field: str) -> Subquery:
-    return Subquery(
-        Nudge.objects.filter(learner=OuterRef("pk")).order_by("-created_at").values(field)[:1]
-    )
+class LearnerChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # One more query for the page's progress and last nudge, whatever the page size.
+        learners = list(self.result_list)
+        figures = learner_list_figures([learner.pk for learner in learners])
+        for learner in learners:
+            learner.list_figures = figures.get(learner.pk)
 
 
 # --- Learner inlines --------------------------------------------------------------------
@@ -509,18 +503,8 @@ class LearnerAdmin(admin.ModelAdmin):
 
     # The list ------------------------------------------------------------------------
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                keys_done=_count_of(KeyCompletion),
-                modules_done=_count_of(ModuleProgress),
-                last_nudge_at=_last_nudge("created_at"),
-                last_nudge_kind=_last_nudge("kind"),
-                last_nudge_status=_last_nudge("status"),
-            )
-        )
+    def get_changelist(self, request, **kwargs):
+        return LearnerChangeList
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         try:
@@ -557,24 +541,25 @@ class LearnerAdmin(admin.ModelAdmin):
     def level_label(self, obj: Learner) -> str:
         return f"{obj.level} {curriculum_rules().level_name(obj.level)}"
 
-    @admin.display(description="keys", ordering="keys_done")
+    @admin.display(description="keys")
     def keys_done(self, obj: Learner) -> int:
-        return obj.keys_done
+        return obj.list_figures.keys_done
 
-    @admin.display(description="modules", ordering="modules_done")
+    @admin.display(description="modules")
     def modules_done(self, obj: Learner) -> str:
-        return f"{obj.modules_done}/{len(curriculum_rules().module_titles) or 9}"
+        return f"{obj.list_figures.modules_done}/{len(curriculum_rules().module_titles) or 9}"
 
-    @admin.display(description="last nudge", ordering="last_nudge_at")
+    @admin.display(description="last nudge")
     def last_nudge(self, obj: Learner):
-        if obj.last_nudge_at is None:
+        figures = obj.list_figures
+        if figures.last_nudge_at is None:
             return "-"
-        when = timezone.localtime(obj.last_nudge_at)
+        when = timezone.localtime(figures.last_nudge_at)
         return format_html(
             '<span title="{}">{} ({}), {}</span>',
             when.strftime("%Y-%m-%d %H:%M"),
-            obj.last_nudge_kind.replace("_", " "),
-            obj.last_nudge_status,
+            figures.last_nudge_kind.replace("_", " "),
+            figures.last_nudge_status,
             when.strftime("%b %d"),
         )
 

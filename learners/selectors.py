@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from curriculum.models import Key, Level, Module, Stage, Track, TrackLevel
@@ -323,3 +324,52 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
         without_track=sum(n for n, _ in per_level.get(None, {}).values()),
         nudges=nudges,
     )
+
+
+@dataclass(frozen=True)
+class LearnerListFigures:
+    keys_done: int
+    modules_done: int
+    last_nudge_at: datetime | None
+    last_nudge_kind: str
+    last_nudge_status: str
+
+
+def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures]:
+    """Progress counts and the last nudge of a page of learners, in one query.
+
+    Kept apart from the list's own query so that the database computes them only for the
+    rows shown, not for every row an OFFSET skips.
+    """
+
+    def count_of(model):
+        rows = (
+            model.objects.filter(learner=OuterRef("pk"))
+            .order_by()
+            .values("learner")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+    def last_nudge(field: str) -> Subquery:
+        return Subquery(
+            Nudge.objects.filter(learner=OuterRef("pk")).order_by("-created_at").values(field)[:1]
+        )
+
+    rows = (
+        Learner.objects.filter(pk__in=learner_ids)
+        .order_by()
+        .values_list("pk")
+        .annotate(
+            keys_done=count_of(KeyCompletion),
+            modules_done=count_of(ModuleProgress),
+            last_nudge_at=last_nudge("created_at"),
+            last_nudge_kind=last_nudge("kind"),
+            last_nudge_status=last_nudge("status"),
+        )
+    )
+    return {
+        pk: LearnerListFigures(keys, modules, at, kind or "", status or "")
+        for pk, keys, modules, at, kind, status in rows
+    }

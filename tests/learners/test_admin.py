@@ -224,7 +224,8 @@ def test_learner_list_shows_progress_and_last_nudge(instructor_client):
     response = instructor_client.get(CHANGELIST)
     assert response.status_code == 200
     row = response.context["cl"].result_list[0]
-    assert (row.keys_done, row.modules_done, row.last_nudge_kind) == (1, 2, "next_step")
+    figures = row.list_figures
+    assert (figures.keys_done, figures.modules_done, figures.last_nudge_kind) == (1, 2, "next_step")
     body = response.content.decode()
     assert "Ada Byte" in body and "2/9" in body and "next step (sent)" in body
 
