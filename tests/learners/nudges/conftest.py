@@ -9,10 +9,10 @@ import threading
 from contextlib import contextmanager
 from email import policy
 
+import kombu.pools
 import pytest
 from aiosmtpd.controller import Controller
 from allauth.account.models import EmailAddress
-from django.db import connection
 
 from pyramid_site.celery import app as celery_app
 from tests.factories import LearnerFactory
@@ -128,20 +128,11 @@ def broker(url: str):
 
 
 def _reset_pools() -> None:
-    """Drop connections to the previous broker (the pools are made lazily from the conf)."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    """Drop connections to the previous broker (the pools are made lazily from the conf and
+    kept in kombu's registry, keyed by broker URL)."""
+    kombu.pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def on_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL: concurrent writers on SQLite's shared in-memory test database "
-            "lock each other out (set DATABASE_URL)"
-        )
 
 
 def bulk_learners(n: int, *, signed_up_at, prefix: str = "bulk", verified: bool = True, **fields):
