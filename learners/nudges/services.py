@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -41,8 +41,9 @@ MAX_ATTEMPTS = 5
 HAND_AGAIN_AFTER = timedelta(hours=1)
 # ...and leaves alone a row created a moment ago, which its creator is handing right now.
 HAND_GRACE = timedelta(minutes=1)
-# Sent rows are marked in small batches; a crash leaves at most this many in ``sending``.
-MARK_SENT_EVERY = 50
+# Rows are claimed (and marked sent) this many at a time: one commit per batch instead of
+# per email. A worker killed mid-batch leaves at most this many rows in ``sending``.
+CLAIM_BATCH = 20
 
 
 @dataclass
@@ -322,9 +323,9 @@ def _still_pending(nudge_ids: list[int]) -> list[int]:
 def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     """Send a chunk of nudges over one SMTP connection.
 
-    Each row is claimed (pending -> sending) right before its message goes out, so a row
-    handed twice, or to two workers at once, is sent once. Rows the SMTP server refused go
-    back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
+    Rows are claimed (pending -> sending) a batch at a time right before their messages go
+    out, so a row handed twice, or to two workers at once, is sent once. Rows the SMTP
+    server refused go back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
     """
     report = SendReport()
     nudges = list(
@@ -359,9 +360,9 @@ def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     placements = chunk_placements(list(learners.values()), curriculum)
     levels = level_messages()
 
-    connection = get_connection(fail_silently=False)
+    smtp = get_connection(fail_silently=False)
     try:
-        connection.open()
+        smtp.open()
     except OSError as exc:  # smtplib.SMTPException is an OSError
         logger.warning("SMTP server unreachable for %d nudges: %s", len(to_send), exc)
         ids = [n.pk for n in to_send]
@@ -372,63 +373,87 @@ def nudges_send(*, nudge_ids: list[int]) -> SendReport:
 
     sent_ids: list[int] = []
     failed_ids: list[int] = []
+    claimed: list[int] = []
+    attempted: set[int] = set()
     try:
-        for index, nudge in enumerate(to_send):
-            learner = learners[nudge.learner_id]
-            context = nudge_context(
-                nudge=nudge,
-                learner=learner,
-                placement=placements[learner.pk],
-                curriculum=curriculum,
-                levels=levels,
-            )
-            message = nudge_message(nudge=nudge, learner=learner, context=context)
-            if not _claim(nudge):
-                continue
-            try:
-                connection.send_messages([message])
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
-                # The connection is gone: the rest of the chunk waits for the retry.
-                report.retry_ids.extend(n.pk for n in to_send[index:])
-                break
-            except smtplib.SMTPException as exc:
-                # The server refused this message; the connection is still usable.
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
-                report.retry_ids.append(nudge.pk)
-                continue
-            except OSError as exc:
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
-                report.retry_ids.extend(n.pk for n in to_send[index:])
-                break
-            sent_ids.append(nudge.pk)
-            if len(sent_ids) >= MARK_SENT_EVERY:
-                report.sent += _mark_sent(sent_ids)
-                sent_ids = []
+        for start in range(0, len(to_send), CLAIM_BATCH):
+            batch = to_send[start : start + CLAIM_BATCH]
+            report.sent += _mark_sent(sent_ids)
+            sent_ids = []
+            mine = _claim([nudge.pk for nudge in batch])
+            claimed.extend(mine)
+            connection_lost = False
+            for nudge in batch:
+                if nudge.pk not in mine:
+                    continue  # another worker has it
+                learner = learners[nudge.learner_id]
+                context = nudge_context(
+                    nudge=nudge,
+                    learner=learner,
+                    placement=placements[learner.pk],
+                    curriculum=curriculum,
+                    levels=levels,
+                )
+                message = nudge_message(nudge=nudge, learner=learner, context=context)
+                attempted.add(nudge.pk)
+                try:
+                    smtp.send_messages([message])
+                except smtplib.SMTPServerDisconnected as exc:
+                    failed_ids.append(nudge.pk)
+                    _record_failure([nudge.pk], exc, count_attempt=False)
+                    connection_lost = True
+                    break
+                except smtplib.SMTPException as exc:
+                    # The server refused this message; the connection is still usable.
+                    failed_ids.append(nudge.pk)
+                    _record_failure([nudge.pk], exc, count_attempt=False)
+                    continue
+                except OSError as exc:
+                    failed_ids.append(nudge.pk)
+                    _record_failure([nudge.pk], exc, count_attempt=False)
+                    connection_lost = True
+                    break
+                sent_ids.append(nudge.pk)
+            if connection_lost:
+                break  # the rest of the chunk waits for the retry
     finally:
         report.sent += _mark_sent(sent_ids)
+        # Claimed but never handed to the SMTP server (the connection broke, or an error
+        # stopped the loop): safe to send later. The row in flight, if any, stays in
+        # ``sending``.
+        _release([pk for pk in claimed if pk not in attempted])
         try:
-            connection.close()
+            smtp.close()
         except OSError:
             logger.debug("SMTP close failed", exc_info=True)
     if failed_ids:
-        report.retry_ids = _still_pending(report.retry_ids)
+        report.retry_ids = _still_pending([nudge.pk for nudge in to_send])
         report.failed = Nudge.objects.filter(pk__in=failed_ids, status=NudgeStatus.FAILED).count()
     return report
 
 
-def _claim(nudge: Nudge) -> bool:
-    """The one conditional UPDATE that makes a send exclusive to this worker."""
-    return bool(
-        Nudge.objects.filter(pk=nudge.pk, status=NudgeStatus.PENDING).update(
-            status=NudgeStatus.SENDING,
-            sending_started_at=timezone.now(),
-            attempts=F("attempts") + 1,
+def _claim(nudge_ids: list[int]) -> set[int]:
+    """The conditional UPDATE pending -> sending that makes a send exclusive to one worker;
+    returns the ids this worker won. One statement (UPDATE ... RETURNING, PostgreSQL and
+    SQLite >= 3.35), committed once per batch rather than once per email."""
+    if not nudge_ids:
+        return set()
+    table = connection.ops.quote_name(Nudge._meta.db_table)
+    marks = ", ".join(["%s"] * len(nudge_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sending_started_at = %s, "  # noqa: S608
+            f"attempts = attempts + 1 WHERE status = %s AND id IN ({marks}) RETURNING id",
+            [NudgeStatus.SENDING, timezone.now(), NudgeStatus.PENDING, *nudge_ids],
         )
-    )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _release(nudge_ids: list[int]) -> None:
+    if nudge_ids:
+        Nudge.objects.filter(pk__in=nudge_ids, status=NudgeStatus.SENDING).update(
+            status=NudgeStatus.PENDING, attempts=F("attempts") - 1, sending_started_at=None
+        )
 
 
 def _mark_sent(nudge_ids: list[int]) -> int:

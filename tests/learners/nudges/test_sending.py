@@ -101,22 +101,29 @@ class DyingEmailBackend(EmailBackend):
 def test_a_send_interrupted_after_the_server_accepted_is_never_sent_again(
     settings, smtp_server, django_capture_on_commit_callbacks
 ):
-    [nudge_id] = pending_nudges(1)
+    first, *rest = pending_nudges(3)
     settings.EMAIL_BACKEND = f"{__name__}.DyingEmailBackend"
     with pytest.raises(WorkerDiesAfterTheServerAccepts):
-        nudges_send(nudge_ids=[nudge_id])
+        nudges_send(nudge_ids=[first, *rest])
     assert len(smtp_server.messages) == 1
-    assert Nudge.objects.get().status == NudgeStatus.SENDING
+    # The row in flight stays in ``sending``; the rows claimed with it but never handed to
+    # the server go back to pending.
+    assert Nudge.objects.get(pk=first).status == NudgeStatus.SENDING
+    assert set(Nudge.objects.filter(pk__in=rest).values_list("status", "attempts")) == {
+        (NudgeStatus.PENDING, 0)
+    }
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    # The task redelivered, the frequent pass, the next sweep: none sends it again.
-    nudges_send_chunk.apply(args=[[nudge_id]])
+    # The task redelivered, the frequent pass, the next sweep: the other two go out, the
+    # interrupted one is not sent again.
+    nudges_send_chunk.apply(args=[[first, *rest]])
     with django_capture_on_commit_callbacks(execute=True):
         assert nudges_hand_pending(now=NOW + timedelta(days=1)) == 0
         nudges_sweep(now=NOW + timedelta(hours=1))
-    assert len(smtp_server.messages) == 1
+    assert len(smtp_server.messages) == 3
+    assert len(set(smtp_server.recipients())) == 3
     # It waits for an instructor.
-    assert [n.pk for n in nudges_interrupted()] == [nudge_id]
+    assert [n.pk for n in nudges_interrupted()] == [first]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
