@@ -95,6 +95,9 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
+# Rate limits: allauth's defaults stay on (ACCOUNT_RATE_LIMITS is deliberately not set):
+# failed logins, signups, password resets and confirmation emails are limited.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Profit Pyramid] "
 LOGIN_REDIRECT_URL = "/progress/"
 LOGIN_URL = "/accounts/login/"
 

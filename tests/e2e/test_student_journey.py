@@ -29,6 +29,9 @@ PASSWORD = "a-long-and-unusual-passphrase-42"
 
 pytestmark = [
     pytest.mark.browser,
+    # The live server needs committed data; serialized rollback puts the database (with the
+    # curriculum the data migration loaded) back as it was, for the tests that run after.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
     ),
@@ -36,11 +39,11 @@ pytestmark = [
 
 
 @pytest.fixture
-def site(live_server, transactional_db, monkeypatch):
+def site(live_server, monkeypatch):
     """The live server with the curriculum in its database.
 
-    Transactional tests empty the database after each test, so the curriculum the data
-    migration loaded may be gone: load it again (idempotent).
+    A transactional test without serialized rollback (run before this one) empties the
+    database; load the curriculum again in that case (idempotent).
     """
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
     # still synchronous and safe.
