@@ -397,6 +397,25 @@ def test_moving_a_learner_to_the_other_track_without_answers_clears_the_assessme
     assert learner.annual_compensation is None and learner.seen_as == ""
 
 
+def test_moving_a_learner_to_the_other_track_with_answers_replaces_the_assessment(curriculum):
+    learner = LearnerFactory(user__email="bo@example.com", engineer=True)
+    submitted_at = learner.assessment_submitted_at
+
+    report = roster_import(roster(founder()))
+
+    assert report.ok, report.errors
+    assert "track changed to founder" in report.changes[0].description
+    learner.refresh_from_db()
+    assert learner.track.slug == "founder" and learner.assessment_submitted_at == submitted_at
+    assert (learner.annual_compensation, learner.can_explain_concepts, learner.seen_as) == (
+        None,
+        None,
+        "",
+    )
+    assert (learner.monthly_recurring_revenue, learner.owns_model_weights) == (60_000, False)
+    assert learner.level == 2
+
+
 def test_blank_track_keeps_the_learner_track_for_answers_and_keys(curriculum):
     LearnerFactory(user__email="ana@example.com", engineer=True)
 
