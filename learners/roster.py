@@ -29,10 +29,12 @@ What an import does (all rows or none):
 The work is a fixed number of queries per batch of rows (users are looked up by email a
 batch at a time, rows are written with bulk inserts and updates), never one per row.
 
-Export writes every learner of a queryset a chunk at a time (three queries per chunk), with
-cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
-tab or carriage return) prefixed with a single quote; the import removes that quote again,
-so an exported file imports back unchanged.
+Export writes every learner of a queryset a chunk at a time (one query for the learners,
+then two per chunk for their modules and keys). Cells that a spreadsheet would run as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a single
+quote in front; the import removes it again, so an exported file imports back unchanged.
+Only keys ticked by hand on the learner's current track are listed, and answers only when
+the self-assessment is submitted, so that every exported file is a valid import.
 """
 
 from __future__ import annotations
@@ -141,6 +143,14 @@ class RowChange(NamedTuple):
 
 @dataclass
 class ImportReport:
+    """The outcome of an import (or, with ``dry_run``, of its preview).
+
+    ``rows`` counts the data rows of the file (blank lines skipped); ``created``,
+    ``updated`` and ``unchanged`` count rows by what they do (all 0 when there are errors);
+    ``changes`` has one entry per row in file order; nothing was written unless ``ok`` and
+    not ``dry_run``.
+    """
+
     rows: int
     created: int
     updated: int
