@@ -17,3 +17,6 @@ STORAGES = {
 CELERY_BROKER_URL = env.str("REDIS_URL", default="") or "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Serve static files from the source folders (no collectstatic in tests).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
