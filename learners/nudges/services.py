@@ -115,9 +115,7 @@ def nudges_hand(*, nudge_ids: list[int]) -> bool:
             "Broker unreachable; %d nudges left for the next pass: %s", len(nudge_ids), exc
         )
         return False
-    Nudge.objects.filter(pk__in=nudge_ids, status=NudgeStatus.PENDING).update(
-        handed_at=timezone.now()
-    )
+    Nudge.objects.filter(pk__in=nudge_ids).update(handed_at=timezone.now())
     return True
 
 
