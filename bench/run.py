@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reuse", action="store_true", help="keep an existing database")
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
-    parser.add_argument("--connections", type=int, default=8, help="wrk concurrent clients")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[1, 8],
+        help="wrk concurrent clients (one set of runs per value)",
+    )
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--rounds", type=int, default=2, help="wrk runs of each page")
     parser.add_argument("--import-rows", type=int, default=10_000)
@@ -190,13 +196,18 @@ class Bench:
             result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}"})
             pages = {"trivial (/healthz)": "/healthz", "progress (/progress/)": "/progress/"}
             for path in pages.values():  # warm every worker: imports, connections, caches
-                self._wrk(base + path, name, cookies, duration=3)
+                self._wrk(base + path, name, cookies, max(self.args.connections), duration=3)
             before = _pg_sessions(url)
             started = dt.datetime.now(dt.UTC)
-            runs: dict[str, list] = {label: [] for label in pages}
-            for _ in range(self.args.rounds):
-                for label, path in pages.items():
-                    runs[label].append(self._wrk(base + path, name, cookies))
+            result["pages"] = {}
+            for connections in self.args.connections:
+                runs: dict[str, list] = {label: [] for label in pages}
+                for _ in range(self.args.rounds):
+                    for label, path in pages.items():
+                        runs[label].append(self._wrk(base + path, name, cookies, connections))
+                result["pages"][connections] = {
+                    label: _combine(rounds) for label, rounds in runs.items()
+                }
             result["pg_sessions_opened"] = _pg_sessions(url) - before
             result["pg_connections_live"] = _pg_connections(url, started)
             result["wrk"] = {
@@ -205,19 +216,25 @@ class Bench:
                 "duration": self.args.duration,
                 "rounds": self.args.rounds,
             }
-            result["pages"] = {label: _combine(rounds) for label, rounds in runs.items()}
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         return result
 
-    def _wrk(self, url: str, cookie_name: str, cookies: Path, duration: int | None = None):
+    def _wrk(
+        self,
+        url: str,
+        cookie_name: str,
+        cookies: Path,
+        connections: int,
+        duration: int | None = None,
+    ):
         command = [
             "wrk",
             "-t",
-            "2" if self.args.connections >= 2 else "1",
+            "2" if connections >= 2 else "1",
             "-c",
-            str(self.args.connections),
+            str(connections),
             "-d",
             f"{duration or self.args.duration}s",
             "--timeout",
@@ -517,53 +534,59 @@ def _render_progress(sizes: dict) -> list[str]:
     measured = _measured(sizes, "progress")
     rows = []
     for size, data in measured.items():
-        pages = data["pages"]
-        trivial, progress = pages["trivial (/healthz)"], pages["progress (/progress/)"]
-        ratio = progress["p50_us"] / max(trivial["p50_us"], 1)
-        queries = [v["queries"] for k, v in data["queries"].items() if k != "/healthz"]
-        for label, page in pages.items():
+        for connections, pages in data["pages"].items():
+            trivial, progress = pages["trivial (/healthz)"], pages["progress (/progress/)"]
+            ratio = progress["p50_us"] / max(trivial["p50_us"], 1)
+            for label, page in pages.items():
+                rows.append(
+                    [
+                        f"{size:,}",
+                        connections,
+                        label,
+                        f"{page['rps']:.0f}",
+                        f"{page['p50_us'] / 1000:.1f}",
+                        f"{page['p95_us'] / 1000:.1f}",
+                        f"{page['requests']:,}",
+                        page["non200"] + page["socket_errors"],
+                    ]
+                )
             rows.append(
                 [
                     f"{size:,}",
-                    label,
-                    f"{page['rps']:.0f}",
-                    f"{page['p50_us'] / 1000:.1f}",
-                    f"{page['p95_us'] / 1000:.1f}",
-                    f"{page['requests']:,}",
-                    page["non200"] + page["socket_errors"],
+                    connections,
+                    "**progress / trivial p50**",
+                    "",
+                    f"**{ratio:.2f}x** {_verdict(ratio <= PROGRESS_P50_RATIO)}",
+                    "",
+                    "",
+                    "",
                 ]
             )
-        rows.append(
-            [
-                f"{size:,}",
-                "**progress / trivial p50**",
-                "",
-                f"**{ratio:.2f}x** {_verdict(ratio <= PROGRESS_P50_RATIO)}",
-                "",
-                "",
-                "",
-            ]
-        )
-        lines_q = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
+        queries = [v["queries"] for k, v in data["queries"].items() if k != "/healthz"]
+        listed = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
+        requests = sum(p["requests"] for pages in data["pages"].values() for p in pages.values())
+        opened = data["pg_sessions_opened"]
         lines.append(
-            f"- {size:,}: queries per request ({lines_q}) "
+            f"- {size:,}: queries per request ({listed}) "
             f"{_verdict(max(queries) <= PROGRESS_MAX_QUERIES and len(set(queries)) == 1)}; "
-            f"PostgreSQL connections opened during the load: {data['pg_sessions_opened']} "
-            f"for {sum(p['requests'] for p in pages.values()):,} requests "
-            f"({data['wrk']['workers']} gunicorn workers) "
-            f"{_verdict(data['pg_sessions_opened'] <= data['wrk']['workers'])}"
+            f"PostgreSQL connections opened during the measured load: {opened} for "
+            f"{requests:,} requests ({data['wrk']['workers']} gunicorn workers; "
+            f"live after: {data['pg_connections_live']['live']}) "
+            f"{_verdict(opened <= data['wrk']['workers'])}"
         )
     if measured:
         first = next(iter(measured.values()))["wrk"]
         lines.insert(
             2,
-            f"gunicorn {first['workers']} sync workers; wrk {first['connections']} connections, "
+            f"gunicorn {first['workers']} sync workers; wrk with "
+            f"{' and '.join(map(str, first['connections']))} connections, "
             f"{first['duration']}s per run, median of {first['rounds']} runs per page, "
             f"each request with the session of one of 200 random learners.\n",
         )
     lines.append("")
     lines += _table(
-        ["learners", "page", "req/s", "p50 ms", "p95 ms", "requests", "errors/non-200"], rows
+        ["learners", "clients", "page", "req/s", "p50 ms", "p95 ms", "requests", "errors/non-200"],
+        rows,
     )
     return lines + _error_rows(sizes, "progress") + [""]
 

@@ -24,4 +24,4 @@ LOGGING = {
 
 # Whitenoise warns once per process that ``collectstatic`` never ran; the bench serves no
 # static files.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
+warnings.filterwarnings("ignore", message="No directory at")
