@@ -257,7 +257,7 @@ def nudge_level_up(
 
 def nudge_welcome(*, user: User, now: datetime | None = None) -> Nudge | None:
     """Called when an address was confirmed: the welcome, once."""
-    learner = Learner.objects.filter(user=user).only(*FACT_FIELDS).first()
+    learner = Learner.objects.filter(user=user).select_related("user").only(*FACT_FIELDS).first()
     if learner is None:
         return None
     decision = rules.welcome_decision(_learner_facts(learner))
@@ -333,7 +333,7 @@ def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     )
     if not nudges:
         return report
-    verified = verified_user_ids({n.learner.user_id for n in nudges})
+    verified = verified_user_ids({n.learner.user_id: n.learner.user.email for n in nudges})
     skipped: dict[str, list[int]] = {}
     to_send = []
     for nudge in nudges:
