@@ -35,6 +35,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 RESULT_PREFIX = "BENCH_RESULT "
 WRITE_TABLE = re.compile(r'^\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
@@ -146,10 +147,12 @@ def do_progress(args) -> dict:
             "sql": [query["sql"][:200] for query in captured.captured_queries],
         }
     client = Client()
-    client.get("/healthz")
-    with CaptureQueriesContext(connection) as captured:
-        health = client.get("/healthz")
-    queries["/healthz"] = {"status": health.status_code, "queries": len(captured)}
+    client.force_login(least.user)
+    for url in ("/healthz", "/bench/signed-in"):
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        queries[url] = {"status": response.status_code, "queries": len(captured)}
 
     rng = random.Random(6)
     ids = list(_submitted_learners().values_list("pk", flat=True))
@@ -178,12 +181,13 @@ def do_admin(args) -> dict:
     client = Client()
     client.force_login(User.objects.get(email=ADMIN_EMAIL))
     engineer = Track.objects.get(slug="engineer").pk
+    changelist = reverse("admin:learners_learner_changelist")
     pages = {
-        "unfiltered": "/admin/learners/learner/",
-        "track": f"/admin/learners/learner/?track__id__exact={engineer}",
-        "track + level": f"/admin/learners/learner/?track__id__exact={engineer}&level=2",
-        "page 50": "/admin/learners/learner/?p=50",
-        "search": "/admin/learners/learner/?q=learner00012",
+        "unfiltered": changelist,
+        "track": f"{changelist}?track__id__exact={engineer}",
+        "track + level": f"{changelist}?track__id__exact={engineer}&level=2",
+        "page 50": f"{changelist}?p=50",
+        "search": f"{changelist}?q=learner00012",
     }
     results = {}
     for label, url in pages.items():
@@ -203,6 +207,8 @@ def do_admin(args) -> dict:
             "min_ms": min(times),
             "max_ms": max(times),
             "queries": len(captured),
+            "sql_ms": sum(float(query["time"]) for query in captured.captured_queries) * 1000,
+            "sql": [(query["time"], query["sql"][:300]) for query in captured.captured_queries],
             "slowest_sql": slowest["sql"] if slowest else "",
             "slowest_ms": float(slowest["time"]) * 1000 if slowest else 0,
         }
@@ -536,7 +542,7 @@ def do_profile(args) -> dict:
     from learners.models import User
 
     client = Client()
-    if args.url.startswith("/admin/"):
+    if args.url.startswith(reverse("admin:index")):
         user = User.objects.get(email=ADMIN_EMAIL)
     else:
         user = _submitted_learners().order_by("-level", "pk").first().user

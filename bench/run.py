@@ -133,10 +133,15 @@ class Bench:
                 continue
             print(f"--- {name}", flush=True)
             started = time.perf_counter()
+            load_before = os.getloadavg()
             try:
                 out[name] = getattr(self, f"measure_{name}")(size, env, url)
             except Exception as error:  # noqa: BLE001 - one failure must not lose the others
                 out[name] = {"error": f"{type(error).__name__}: {error}"[:2000]}
+            out.setdefault("load", {})[name] = [
+                round(load_before[0], 2),
+                round(os.getloadavg()[0], 2),
+            ]
             print(f"    {time.perf_counter() - started:.1f}s", flush=True)
         return out
 
@@ -194,7 +199,11 @@ class Bench:
             name = result["cookie_name"]
             session = cookies.read_text().split()[0]
             result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}"})
-            pages = {"trivial (/healthz)": "/healthz", "progress (/progress/)": "/progress/"}
+            pages = {
+                "trivial (/healthz)": "/healthz",
+                "signed-in trivial (/bench/signed-in)": "/bench/signed-in",
+                "progress (/progress/)": "/progress/",
+            }
             for path in pages.values():  # warm every worker: imports, connections, caches
                 self._wrk(base + path, name, cookies, max(self.args.connections), duration=3)
             before = _pg_sessions(url)
@@ -458,6 +467,7 @@ def render(results: dict) -> str:
         *(f"| {key} | {value} |" for key, value in m.items()),
         "",
     ]
+    lines += _render_load(sizes)
     lines += _render_build(sizes)
     lines += _render_progress(sizes)
     lines += _render_admin(sizes)
@@ -491,6 +501,23 @@ def _measured(sizes: dict, name: str) -> dict:
         for size, data in sizes.items()
         if isinstance(data.get(name), dict) and "error" not in data[name]
     }
+
+
+def _render_load(sizes: dict) -> list[str]:
+    """The machine's 1-minute load average before and after each measurement: a busy
+    machine (other processes) makes absolute figures, and some ratios, noisier."""
+    rows = [
+        [f"{size:,}", *(f"{a} -> {b}" for a, b in data.get("load", {}).values())]
+        for size, data in sizes.items()
+    ]
+    names = next((list(data.get("load", {})) for data in sizes.values()), [])
+    if not names:
+        return []
+    return [
+        f"Load average (1 min) before -> after each measurement, on {os.cpu_count()} cores:",
+        "",
+        *_table(["learners", *names], rows),
+    ]
 
 
 def _render_build(sizes: dict) -> list[str]:
@@ -537,6 +564,7 @@ def _render_progress(sizes: dict) -> list[str]:
         for connections, pages in data["pages"].items():
             trivial, progress = pages["trivial (/healthz)"], pages["progress (/progress/)"]
             ratio = progress["p50_us"] / max(trivial["p50_us"], 1)
+            signed_in = pages.get("signed-in trivial (/bench/signed-in)")
             for label, page in pages.items():
                 rows.append(
                     [
@@ -562,7 +590,21 @@ def _render_progress(sizes: dict) -> list[str]:
                     "",
                 ]
             )
-        queries = [v["queries"] for k, v in data["queries"].items() if k != "/healthz"]
+            if signed_in:
+                ratio = progress["p50_us"] / max(signed_in["p50_us"], 1)
+                rows.append(
+                    [
+                        f"{size:,}",
+                        connections,
+                        "progress / signed-in trivial p50",
+                        "",
+                        f"{ratio:.2f}x",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+        queries = [v["queries"] for k, v in data["queries"].items() if not k.startswith("/")]
         listed = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
         requests = sum(p["requests"] for pages in data["pages"].values() for p in pages.values())
         opened = data["pg_sessions_opened"]
@@ -600,14 +642,18 @@ def _render_admin(sizes: dict) -> list[str]:
     ordered = sorted(measured)
     header = ["page"]
     for size in ordered:
-        header += [f"p50 ms @{_short(size)}", f"queries @{_short(size)}"]
+        header += [
+            f"p50 ms @{_short(size)}",
+            f"SQL ms @{_short(size)}",
+            f"queries @{_short(size)}",
+        ]
     header += [f"p50 ratio {_short(ordered[-1])}/{_short(ordered[0])}", "target"]
     rows = []
     for label in labels:
         row = [label]
         for size in ordered:
             page = measured[size][label]
-            row += [f"{page['p50_ms']:.1f}", page["queries"]]
+            row += [f"{page['p50_ms']:.1f}", f"{page.get('sql_ms', 0):.1f}", page["queries"]]
         small, large = measured[ordered[0]][label], measured[ordered[-1]][label]
         ratio = large["p50_ms"] / small["p50_ms"] if len(ordered) > 1 else None
         same = large["queries"] == small["queries"]
@@ -616,7 +662,12 @@ def _render_admin(sizes: dict) -> list[str]:
             _verdict(None if ratio is None else ratio <= ADMIN_P50_RATIO and same),
         ]
         rows.append(row)
-    return lines + _table(header, rows) + _error_rows(sizes, "admin") + [""]
+    notes = [
+        "p50 of the whole request in-process (Django admin rendering dominates); SQL ms: the "
+        "database time of one request, the part that depends on the number of learners.",
+        "",
+    ]
+    return lines + _table(header, rows) + notes + _error_rows(sizes, "admin") + [""]
 
 
 def _render_recompute(sizes: dict) -> list[str]:

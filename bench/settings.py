@@ -25,3 +25,8 @@ LOGGING = {
 # Whitenoise warns once per process that ``collectstatic`` never ran; the bench serves no
 # static files.
 warnings.filterwarnings("ignore", message="No directory at")
+
+ROOT_URLCONF = "bench.urls"
+# The bench's synthetic superuser has no second factor; the admin pages measured are the
+# same with or without the MFA gate in front of them.
+STAFF_REQUIRE_MFA = False
