@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -715,6 +716,18 @@ class RosterUploadForm(forms.Form):
     content = forms.CharField(required=False, widget=forms.HiddenInput)
 
     MAX_BYTES = 5 * 1024 * 1024
+    # The confirmation posts the file's text back (with the CSRF token and the button).
+    CONFIRM_MARGIN = 16 * 1024
+
+    @classmethod
+    def max_bytes(cls) -> int:
+        """The largest file the page imports: its text comes back as a form field on
+        confirmation, and Django refuses form fields larger in all than
+        DATA_UPLOAD_MAX_MEMORY_SIZE with a bare 400."""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None:
+            return cls.MAX_BYTES
+        return min(cls.MAX_BYTES, limit - cls.CONFIRM_MARGIN)
 
     def clean(self):
         data = super().clean()
@@ -722,12 +735,21 @@ class RosterUploadForm(forms.Form):
         if upload is None and not data.get("content"):
             raise forms.ValidationError("Choose a CSV file.")
         if upload is not None:
-            if upload.size > self.MAX_BYTES:
-                raise forms.ValidationError("The file is larger than 5 MB.")
+            too_large = forms.ValidationError(
+                f"The file is larger than {self.max_bytes() / (1024 * 1024):.1f} MB, the most "
+                "this page imports: split it, or import it with the import_learners command."
+            )
+            if upload.size > self.max_bytes():
+                raise too_large
             try:
-                data["content"] = upload.read().decode("utf-8-sig")
+                content = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise forms.ValidationError("The file is not UTF-8 text.") from exc
+            # A browser posts line breaks as CRLF: count what the confirmation will send.
+            posted = len(content.encode()) + content.count("\n") + content.count("\r")
+            if posted > self.max_bytes():
+                raise too_large
+            data["content"] = content
         return data
 
     def roster_text(self) -> str:

@@ -118,8 +118,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH_SIZE = 1000
 UPDATE_BATCH_SIZE = 250
 EXPORT_CHUNK_SIZE = 1000
+# An import reads at most this much of its file (a larger file is refused, never read whole)
+# and at most this many rows.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 100_000
 
-_AMOUNT_RE = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)$")
+# ASCII digits only: int() would take other scripts' digits, and "²" not at all.
+_AMOUNT_RE = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)$", re.ASCII)
 
 
 @dataclass
@@ -337,6 +342,8 @@ def roster_import(
 
     ``source`` is the CSV itself (``str`` or ``bytes``), a ``Path`` to a file, or an open file
     (text or binary, e.g. an uploaded file). Bytes are read as UTF-8 (a BOM is allowed).
+    A file larger than ``MAX_FILE_BYTES`` or longer than ``MAX_ROWS`` rows is an error (and is
+    never read whole).
     Returns the report; it raises only on database failures, never on bad input.
     """
     errors: list[RowError] = []
@@ -362,6 +369,14 @@ def roster_import(
             )
             continue
         cells = cells + [""] * (len(header) - len(cells))
+        nul = [name for name, index in columns.items() if "\x00" in cells[index]]
+        if nul:
+            # A binary file, or a corrupt one; no database stores text with NUL characters.
+            errors.extend(
+                RowError(line, name, "contains a NUL character (is this a binary file?)")
+                for name in nul
+            )
+            continue
         values_by_row.append(
             (line, {name: _unguard(cells[index].strip()) for name, index in columns.items()})
         )
@@ -414,9 +429,19 @@ def _read_records(source, errors: list[RowError]) -> list[tuple[int, list[str]]]
     """(first line number, cells) of every record of the file, the header first."""
     if isinstance(source, Path):
         with source.open("rb") as file:
-            source = file.read()
+            source = file.read(MAX_FILE_BYTES + 1)
     elif not isinstance(source, str | bytes):
-        source = source.read()
+        source = source.read(MAX_FILE_BYTES + 1)
+    if len(source) > MAX_FILE_BYTES:
+        errors.append(
+            RowError(
+                1,
+                "file",
+                f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: "
+                "split it into smaller files",
+            )
+        )
+        return []
     if isinstance(source, bytes):
         try:
             source = source.decode("utf-8-sig")
@@ -425,11 +450,17 @@ def _read_records(source, errors: list[RowError]) -> list[tuple[int, list[str]]]
             errors.append(RowError(line, "file", "the file is not UTF-8 text"))
             return []
     source = source.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(source, newline=""))
+    # Strict: an unclosed quote is an error, not a cell that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(source, newline=""), strict=True)
     records = []
     line = 1
     try:
         for cells in reader:
+            if len(records) > MAX_ROWS:  # the header and MAX_ROWS rows already read
+                errors.append(
+                    RowError(line, "file", f"more than {MAX_ROWS:,} rows: split the file")
+                )
+                break
             records.append((line, cells))
             line = reader.line_num + 1
     except csv.Error as error:
@@ -441,6 +472,16 @@ def _read_records(source, errors: list[RowError]) -> list[tuple[int, list[str]]]
 
 def _read_header(line: int, header: list[str], errors: list[RowError]) -> dict[str, int]:
     columns: dict[str, int] = {}
+    if any("\x00" in raw for raw in header):
+        errors.append(
+            RowError(
+                line,
+                "file",
+                "the header contains NUL characters: save the file as UTF-8 CSV "
+                "(it may be UTF-16, or not a CSV file at all)",
+            )
+        )
+        return columns
     for index, raw in enumerate(header):
         name = raw.strip().lower()
         if name in columns:
@@ -618,11 +659,12 @@ def _parse_amount(column: str, raw: str, error) -> int | None:
     if not _AMOUNT_RE.match(raw):
         error(column, f"“{raw}” is not a whole number of USD (e.g. 160000)")
         return None
-    amount = int(raw.lstrip("$").replace(",", ""))
-    if amount > MAX_AMOUNT:
-        error(column, f"“{raw}” is too large")
+    digits = raw.lstrip("$").replace(",", "").lstrip("0") or "0"
+    # Checked before int(): Python refuses to convert more than 4,300 digits.
+    if len(digits) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+        error(column, f"“{raw[:30]}{'…' if len(raw) > 30 else ''}” is too large")
         return None
-    return amount
+    return int(digits)
 
 
 def _split_list(raw: str) -> list[str]:
@@ -634,13 +676,13 @@ def _parse_modules(raw: str, curriculum: _Curriculum, error) -> set[int]:
     known = sorted(curriculum.modules)
     span = f"{known[0]}-{known[-1]}" if known else "none"
     for part in _split_list(raw):
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             error(
                 "completed_modules",
                 f"“{part}” is not a module number ({span}, separated by “{LIST_SEPARATOR}”)",
             )
-        elif int(part) not in curriculum.modules:
-            error("completed_modules", f"there is no module {int(part)} (modules are {span})")
+        elif len(part) > 9 or int(part) not in curriculum.modules:
+            error("completed_modules", f"there is no module {part} (modules are {span})")
         else:
             numbers.add(int(part))
     return numbers
