@@ -1,7 +1,8 @@
 """Settings shared by every environment, read through one django-environ ``env``.
 
 Environment variables (see README): DATABASE_URL, REDIS_URL, EMAIL_URL, DJANGO_SECRET_KEY,
-DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, SITE_URL, DJANGO_SETTINGS_MODULE.
+DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, SITE_URL, DJANGO_ADMIN_URL, DJANGO_STAFF_REQUIRE_MFA,
+DJANGO_SETTINGS_MODULE.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -21,6 +23,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# Where the instructors' admin lives (a path under the site, ending in a slash).
+ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -32,12 +36,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "csp",
     "curriculum",
     "learners",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "pyramid_site.middleware.StaffMFAMiddleware",
 ]
 
 ROOT_URLCONF = "pyramid_site.urls"
@@ -98,6 +106,16 @@ ACCOUNT_UNIQUE_EMAIL = True
 # Rate limits: allauth's defaults stay on (ACCOUNT_RATE_LIMITS is deliberately not set):
 # failed logins, signups, password resets and confirmation emails are limited.
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Profit Pyramid] "
+# Behind a reverse proxy every client has the proxy's address: rate limits per IP need the
+# client's, the n-th address from the right of X-Forwarded-For (0: use REMOTE_ADDR).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+
+# Two-factor authentication (allauth.mfa): TOTP apps plus recovery codes. Staff can be
+# required to have it before they reach the admin (pyramid_site.middleware).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Profit Pyramid"
+STAFF_REQUIRE_MFA = env.bool("DJANGO_STAFF_REQUIRE_MFA", default=False)
+
 LOGIN_REDIRECT_URL = "/progress/"
 LOGIN_URL = "/accounts/login/"
 
@@ -162,6 +180,25 @@ CACHES = {
 
 # Work is done in chunks of this many learners (recompute, nudge sweep).
 LEARNER_CHUNK_SIZE = env.int("LEARNER_CHUNK_SIZE", default=1000)
+
+# Content-Security-Policy (django-csp), in every environment so that tests see breakage.
+# Scripts come only from our static files (a template that needs an inline script gives it
+# nonce="{{ request.csp_nonce }}"); no eval. Inline <style> blocks need the nonce too.
+# Style attributes stay allowed: the admin dashboard sizes its bars with them, and an
+# attribute cannot run script. allauth's QR code for TOTP is a data: image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
