@@ -21,7 +21,7 @@ from .models import (
     ModuleProgress,
     User,
 )
-from .nudges.services import nudge_level_up
+from .nudges.services import nudge_level_up, nudges_level_up_many
 from .placement import CurriculumRules, Placement, Profile, Progress, place
 from .selectors import PROFILE_FIELDS, curriculum_rules, learner_profile, learner_progress
 
@@ -310,6 +310,7 @@ def learners_recompute(
             changed, history = _recompute_chunk(chunk, curriculum)
             _write_levels(changed)
             LevelChange.objects.bulk_create(history, batch_size=chunk_size)
+            nudges_level_up_many(changes=history)
             report.changed += len(changed)
         if ids is not None and report.chunks * chunk_size >= len(ids):
             break

@@ -255,6 +255,28 @@ def nudge_level_up(
     return _ledger_create_one(decision, now or timezone.now())
 
 
+def nudges_level_up_many(*, changes: list[LevelChange], now: datetime | None = None) -> int:
+    """The level_up rows for a chunk of level changes made in bulk (recompute after a
+    curriculum edit or an import), inside the caller's transaction: a fixed number of
+    queries whatever the chunk's size. Returns how many rows were due."""
+    went_up = {change.learner_id: change for change in changes if change.went_up}
+    if not went_up:
+        return 0
+    learners = list(learners_for_sweep().filter(pk__in=list(went_up)))
+    decisions = [
+        rules.level_up_decision(
+            facts,
+            from_level=went_up[facts.learner_id].from_level,
+            to_level=went_up[facts.learner_id].to_level,
+        )
+        for facts in nudge_facts(learners)
+    ]
+    due = [d for d in decisions if d.due]
+    if due:
+        _Handoff().on_commit(_ledger_add(due, now or timezone.now()))
+    return len(due)
+
+
 def nudge_welcome(*, user: User, now: datetime | None = None) -> Nudge | None:
     """Called when an address was confirmed: the welcome, once."""
     learner = Learner.objects.filter(user=user).select_related("user").only(*FACT_FIELDS).first()

@@ -218,3 +218,27 @@ def test_recompute_levels_command(curriculum):
     out = StringIO()
     call_command("recompute_levels", stdout=out)
     assert "Recomputed 5 learners in 1 chunks" in out.getvalue()
+
+
+def test_bulk_recompute_queues_one_level_up_nudge_per_level_reached(curriculum):
+    from allauth.account.models import EmailAddress
+
+    from learners.models import Nudge
+
+    verified = LearnerFactory(engineer=True, annual_compensation=160_000, can_explain_concepts=True)
+    EmailAddress.objects.create(
+        user=verified.user, email=verified.user.email, verified=True, primary=True
+    )
+    unverified = LearnerFactory(
+        engineer=True, annual_compensation=160_000, can_explain_concepts=True
+    )
+    learners_recompute()
+    assert list(Nudge.objects.values_list("learner_id", "kind", "dedup_key")) == [
+        (verified.pk, "level_up", "level-2")
+    ]
+    # Recomputing again (nothing changed) and a drop then rise to the same level add nothing.
+    learners_recompute()
+    Learner.objects.filter(pk=verified.pk).update(level=1)
+    learners_recompute()
+    assert Nudge.objects.filter(learner=verified).count() == 1
+    assert not Nudge.objects.filter(learner=unverified).exists()
