@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
 from curriculum.models import SelfAssessmentQuestion, Track
 
@@ -142,14 +143,15 @@ class SelfAssessmentForm(forms.Form):
             for order, name in QUESTION_FIELDS.get(track.slug, {}).items():
                 if (track.slug, order) in questions:
                     self.fields[name].label = questions[(track.slug, order)]
+            # Help texts are shown as HTML: escape the curriculum's words (instructors edit them).
             if track.slug == "engineer":
-                self.fields[
-                    "annual_compensation"
-                ].help_text = f"Your {track.currency_metric} in US dollars, a whole number."
+                self.fields["annual_compensation"].help_text = format_html(
+                    "Your {} in US dollars, a whole number.", track.currency_metric
+                )
             if track.slug == "founder" and ("founder", FOUNDER_SHARE_QUESTION) in questions:
-                self.fields["monthly_api_cost"].help_text = (
-                    f"In US dollars. {questions[('founder', FOUNDER_SHARE_QUESTION)]} "
-                    "We work that out for you from your MRR and API costs."
+                self.fields["monthly_api_cost"].help_text = format_html(
+                    "In US dollars. {} We work that out for you from your MRR and API costs.",
+                    questions[("founder", FOUNDER_SHARE_QUESTION)],
                 )
 
     @classmethod
