@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
@@ -20,7 +22,12 @@ def unsubscribe_token(learner_id: int) -> str:
 
 def unsubscribe_learner_id(token: str) -> int:
     """The learner a token was made for; raises ``signing.BadSignature`` when tampered."""
-    value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    try:
+        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    except (ValueError, zlib.error) as exc:
+        # Signed with the site's key and salt but not by ``unsubscribe_token`` (another
+        # signer's format, a payload that is not an object): as bad as a wrong signature.
+        raise signing.BadSignature("Not an unsubscribe token.") from exc
     if not isinstance(value, dict) or not isinstance(value.get("learner"), int):
         raise signing.BadSignature("Not an unsubscribe token.")
     return value["learner"]
