@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -678,3 +679,30 @@ def test_any_names_export_without_formulas_and_round_trip(curriculum, first, las
         assert report.ok, report.errors
         assert people() == expected
         transaction.set_rollback(True)
+
+
+SCRIPT = "<script>alert(1)</script>"
+ATTRIBUTE = '"><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_the_import_preview_escapes_markup_from_the_file(instructor_client, valid):
+    """Cells come back in the preview (changes, error messages, the hidden copy of the file)."""
+    rows = [
+        engineer(1, first_name=SCRIPT, last_name=ATTRIBUTE, cohort=SCRIPT),
+        founder(2, email='"<script>alert(1)</script>"@example.com'),
+    ]
+    if not valid:
+        rows.append(engineer(3, timezone=SCRIPT, seen_as=ATTRIBUTE))
+    data = csv_text(*rows).encode()
+
+    response = instructor_client.post(
+        IMPORT_PAGE, {"file": SimpleUploadedFile("roster.csv", data, "text/csv")}
+    )
+
+    assert response.status_code == 200
+    assert response.context["report"].ok is valid
+    page = response.content.decode()
+    for markup in (SCRIPT, ATTRIBUTE):
+        assert markup not in page
+    assert escape(SCRIPT) in page
