@@ -203,6 +203,9 @@ class Bench:
                 "trivial (/healthz)": "/healthz",
                 "signed-in trivial (/bench/signed-in)": "/bench/signed-in",
                 "progress (/progress/)": "/progress/",
+                "progress, cached HTML prototype (/bench/progress-cached)": (
+                    "/bench/progress-cached"
+                ),
             }
             for path in pages.values():  # warm every worker: imports, connections, caches
                 self._wrk(base + path, name, cookies, max(self.args.connections), duration=3)
@@ -590,6 +593,21 @@ def _render_progress(sizes: dict) -> list[str]:
                     "",
                 ]
             )
+            cached = pages.get("progress, cached HTML prototype (/bench/progress-cached)")
+            if cached:
+                ratio = cached["p50_us"] / max(trivial["p50_us"], 1)
+                rows.append(
+                    [
+                        f"{size:,}",
+                        connections,
+                        "cached prototype / trivial p50",
+                        "",
+                        f"{ratio:.2f}x",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
             if signed_in:
                 ratio = progress["p50_us"] / max(signed_in["p50_us"], 1)
                 rows.append(
