@@ -167,6 +167,7 @@ def do_progress(args) -> dict:
         "queries": queries,
         "sessions": len(cookies),
         "cookie_name": settings.SESSION_COOKIE_NAME,
+        "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     }
 
 

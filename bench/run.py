@@ -220,6 +220,7 @@ class Bench:
                 result["pages"][connections] = {
                     label: _combine(rounds) for label, rounds in runs.items()
                 }
+            result["load_seconds"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
             result["pg_sessions_opened"] = _pg_sessions(url) - before
             result["pg_connections_live"] = _pg_connections(url, started)
             result["wrk"] = {
@@ -626,13 +627,18 @@ def _render_progress(sizes: dict) -> list[str]:
         listed = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
         requests = sum(p["requests"] for pages in data["pages"].values() for p in pages.values())
         opened = data["pg_sessions_opened"]
+        # CONN_MAX_AGE closes a connection after that many seconds: each worker may open
+        # one more per period; never one per request.
+        max_age = data.get("conn_max_age") or 0
+        periods = 1 + int(data.get("load_seconds", 0) // max_age) if max_age else None
+        reused = periods is not None and opened <= data["wrk"]["workers"] * (periods + 1)
         lines.append(
             f"- {size:,}: queries per request ({listed}) "
             f"{_verdict(max(queries) <= PROGRESS_MAX_QUERIES and len(set(queries)) == 1)}; "
             f"PostgreSQL connections opened during the measured load: {opened} for "
             f"{requests:,} requests ({data['wrk']['workers']} gunicorn workers; "
-            f"live after: {data['pg_connections_live']['live']}) "
-            f"{_verdict(opened <= data['wrk']['workers'])}"
+            f"live after: {data['pg_connections_live']['live']}; CONN_MAX_AGE {max_age}s, "
+            f"{data.get('load_seconds', 0):.0f}s of load) {_verdict(reused)}"
         )
     if measured:
         first = next(iter(measured.values()))["wrk"]
