@@ -207,6 +207,8 @@ class Bench:
                     "/bench/progress-cached"
                 ),
             }
+            for session in cookies.read_text().split():  # every learner's page in the cache
+                _status(f"{base}/bench/progress-cached", {"Cookie": f"{name}={session}"})
             for path in pages.values():  # warm every worker: imports, connections, caches
                 self._wrk(base + path, name, cookies, max(self.args.connections), duration=3)
             before = _pg_sessions(url)
@@ -473,11 +475,16 @@ def render(results: dict) -> str:
     ]
     lines += _render_load(sizes)
     lines += _render_build(sizes)
-    lines += _render_progress(sizes)
-    lines += _render_admin(sizes)
-    lines += _render_recompute(sizes)
-    lines += _render_sweep(sizes)
-    lines += _render_import(sizes)
+    sections = {
+        "progress": _render_progress,
+        "admin": _render_admin,
+        "recompute": _render_recompute,
+        "sweep": _render_sweep,
+        "import": _render_import,
+    }
+    for name, section in sections.items():
+        if any(name in data for data in sizes.values()):
+            lines += section(sizes)
     return "\n".join(lines)
 
 
