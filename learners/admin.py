@@ -136,6 +136,8 @@ class UserAdmin(DjangoUserAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if request.user.is_superuser:
             return readonly
+        if obj is not None and obj.pk != request.user.pk:
+            readonly = (*readonly, "email")
         return (*readonly, *PRIVILEGE_FIELDS, "last_login", "date_joined")
 
     def get_list_filter(self, request):
@@ -152,6 +154,13 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting someone else's password (or their login address, below) would let an
+        # instructor sign in as that student; students set theirs by password reset.
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 # --- Cohorts ----------------------------------------------------------------------------
@@ -898,6 +907,8 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
 def admin_login(request: HttpRequest, extra_context=None):
     """The admin signs in through allauth, so allauth's rate limits apply to it too."""
     if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect(request.GET.get("next") or reverse("admin:index"))
         # Signed in but not staff: the admin is not for them (and no redirect loop).
         raise PermissionDenied
     return redirect_to_login(

@@ -187,6 +187,23 @@ def test_instructor_cannot_take_over_a_site_admin(instructor_client, superuser):
     assert superuser.check_password("x-long-password-1")
 
 
+def test_instructor_cannot_take_over_a_student_account(instructor_client):
+    student = UserFactory(email="student@example.com")
+    before = student.password
+    url = f"/admin/learners/user/{student.pk}/password/"
+    strong = {"password1": "A-new-long-pass-42", "password2": "A-new-long-pass-42"}
+    assert instructor_client.get(url).status_code == 403
+    assert instructor_client.post(url, strong).status_code == 403
+    change = instructor_client.post(
+        f"/admin/learners/user/{student.pk}/change/",
+        {"email": "mine@example.com", "first_name": "S", "last_name": "T"},
+    )
+    assert change.status_code == 302
+    student.refresh_from_db()
+    assert (student.email, student.password) == ("student@example.com", before)
+    assert student.first_name == "S"
+
+
 def test_superuser_can_grant_the_instructor_role(client, superuser):
     user = UserFactory()
     client.force_login(superuser)

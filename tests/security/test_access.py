@@ -120,9 +120,10 @@ ADMIN_ROWS = [
     Row(
         f"{ADMIN}login/",
         f"/{ADMIN}login/",
-        # Sign-in goes through allauth; anyone signed in is refused (no redirect loop).
-        get=(LOGIN, "403", "403", "403", "403"),
-        post=(LOGIN, "403", "403", "403", "403"),
+        # Sign-in goes through allauth; signed-in staff go on to the admin, anyone else
+        # signed in is refused (no redirect loop).
+        get=(LOGIN, "403", "403", f"302 /{ADMIN}", f"302 /{ADMIN}"),
+        post=(LOGIN, "403", "403", f"302 /{ADMIN}", f"302 /{ADMIN}"),
     ),
     Row(
         f"{ADMIN}logout/",
@@ -196,10 +197,10 @@ ADMIN_ROWS = [
     Row(
         f"{ADMIN}learners/user/<id>/password/",
         f"/{ADMIN}learners/user/{{student_user}}/password/",
-        # Instructors change students' accounts, the password included (they can change
-        # the email too); not staff accounts (below).
-        get=(*STAFF_ONLY, "200", "200"),
-        post=(*STAFF_ONLY, "200", "200"),
+        # Only site admins set someone else's password (an instructor could otherwise
+        # sign in as the student); students use password reset.
+        get=(*STAFF_ONLY, "403", "200"),
+        post=(*STAFF_ONLY, "403", "200"),
     ),
     # Object level: an instructor may not edit another staff account (view only).
     Row(
@@ -288,6 +289,9 @@ class AdminModel:
     obj: str
     instructor: str
     superuser: str
+    # Where a form-less POST to the change page is valid (nothing required is editable),
+    # it saves and redirects instead of showing the form again.
+    instructor_empty_change_saves: bool = False
 
 
 ADMIN_MODELS = [
@@ -306,7 +310,16 @@ ADMIN_MODELS = [
     AdminModel(
         "curriculum", "selfassessmentquestion", "question", instructor="vacd", superuser="vacd"
     ),
-    AdminModel("learners", "user", "student_user", instructor="vac", superuser="vacd"),
+    # The instructor may not edit a student's login address (it would let them take the
+    # account over by password reset), so an empty change form is valid for them.
+    AdminModel(
+        "learners",
+        "user",
+        "student_user",
+        instructor="vac",
+        superuser="vacd",
+        instructor_empty_change_saves=True,
+    ),
     AdminModel("learners", "cohort", "cohort", instructor="vacd", superuser="vacd"),
     AdminModel("learners", "learner", "student", instructor="vac", superuser="vacd"),
     AdminModel("learners", "levelchange", "level_change", instructor="v", superuser="vd"),
@@ -342,7 +355,9 @@ def admin_model_rows(model: AdminModel) -> list[Row]:
                 ),
                 post=(
                     *STAFF_ONLY,
-                    outcome(model.instructor, needs_post),
+                    f"302 /{base}"
+                    if model.instructor_empty_change_saves and view.endswith("change/")
+                    else outcome(model.instructor, needs_post),
                     outcome(model.superuser, needs_post),
                 ),
             )
