@@ -69,7 +69,7 @@ from .models import (
     available_timezones,
 )
 from .placement import CurriculumRules
-from .selectors import PROFILE_FIELDS, curriculum_rules
+from .selectors import PROFILE_FIELDS, curriculum_rules, progress_by_learner
 from .services import TRACK_FIELDS, assessment_errors, learners_recompute
 
 COLUMNS = (
@@ -191,24 +191,18 @@ def roster_export(
     writer.writerow(EXPORT_COLUMNS)
     written = 0
     for chunk in _batched(queryset.iterator(chunk_size=chunk_size), chunk_size):
-        ids = [learner.pk for learner in chunk]
-        modules: dict[int, list[int]] = defaultdict(list)
-        for learner_id, number in ModuleProgress.objects.filter(learner_id__in=ids).values_list(
-            "learner_id", "module__number"
-        ):
-            modules[learner_id].append(number)
-        keys: dict[int, list[str]] = defaultdict(list)
-        for learner_id, code in KeyCompletion.objects.filter(learner_id__in=ids).values_list(
-            "learner_id", "key__code"
-        ):
-            keys[learner_id].append(code)
+        progress = progress_by_learner([learner.pk for learner in chunk])
         for learner in chunk:
             track = learner.track.slug if learner.track_id else ""
             row = _export_row(
                 learner,
                 track=track,
-                modules=sorted(modules[learner.pk]),
-                keys=sorted(code for code in keys[learner.pk] if listed_keys.get(code) == track),
+                modules=sorted(progress[learner.pk].completed_modules),
+                keys=sorted(
+                    code
+                    for code in progress[learner.pk].completed_keys
+                    if listed_keys.get(code) == track
+                ),
                 level_name=curriculum.level_name(learner.level),
             )
             writer.writerow([_guard(cell) for cell in row])
@@ -743,18 +737,14 @@ def _plan(
 
 
 def _completions(learner_ids: list[int]) -> tuple[dict[int, set[int]], dict[int, set[str]]]:
-    modules: dict[int, set[int]] = defaultdict(set)
-    keys: dict[int, set[str]] = defaultdict(set)
+    modules: dict[int, set[int]] = {}
+    keys: dict[int, set[str]] = {}
     for start in range(0, len(learner_ids), BATCH_SIZE):
-        batch = learner_ids[start : start + BATCH_SIZE]
-        for learner_id, number in ModuleProgress.objects.filter(learner_id__in=batch).values_list(
-            "learner_id", "module__number"
-        ):
-            modules[learner_id].add(number)
-        for learner_id, code in KeyCompletion.objects.filter(learner_id__in=batch).values_list(
-            "learner_id", "key__code"
-        ):
-            keys[learner_id].add(code)
+        for learner_id, done in progress_by_learner(
+            learner_ids[start : start + BATCH_SIZE]
+        ).items():
+            modules[learner_id] = set(done.completed_modules)
+            keys[learner_id] = set(done.completed_keys)
     return modules, keys
 
 

@@ -22,8 +22,14 @@ from .models import (
     User,
 )
 from .nudges.services import nudge_level_up, nudges_level_up_many
-from .placement import CurriculumRules, Placement, Profile, Progress, place
-from .selectors import PROFILE_FIELDS, curriculum_rules, learner_profile, learner_progress
+from .placement import CurriculumRules, Placement, Profile, place
+from .selectors import (
+    PROFILE_FIELDS,
+    curriculum_rules,
+    learner_profile,
+    learner_progress,
+    progress_by_learner,
+)
 
 ENGINEER_FIELDS = (
     "annual_compensation",
@@ -329,23 +335,14 @@ def _write_levels(changed: list[Learner]) -> None:
 def _recompute_chunk(
     chunk: list[Learner], curriculum: CurriculumRules
 ) -> tuple[list[Learner], list[LevelChange]]:
-    ids = [learner.pk for learner in chunk]
-    modules: dict[int, set[int]] = defaultdict(set)
-    for learner_id, number in ModuleProgress.objects.filter(learner_id__in=ids).values_list(
-        "learner_id", "module__number"
-    ):
-        modules[learner_id].add(number)
-    keys: dict[int, set[str]] = defaultdict(set)
-    for learner_id, code in KeyCompletion.objects.filter(learner_id__in=ids).values_list(
-        "learner_id", "key__code"
-    ):
-        keys[learner_id].add(code)
+    progress = progress_by_learner([learner.pk for learner in chunk])
     now = timezone.now()
     changed, history = [], []
     for learner in chunk:
         profile: Profile = learner_profile(learner, learner.track.slug if learner.track else None)
-        progress = Progress(frozenset(modules[learner.pk]), frozenset(keys[learner.pk]))
-        change = _apply_placement(learner, place(curriculum, profile, progress), now=now)
+        change = _apply_placement(
+            learner, place(curriculum, profile, progress[learner.pk]), now=now
+        )
         if change is not None:
             changed.append(learner)
             history.append(change)

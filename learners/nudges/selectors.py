@@ -11,9 +11,9 @@ from django.db.models import Max
 
 from curriculum.models import Level
 
-from ..models import KeyCompletion, Learner, ModuleProgress, Nudge, NudgeStatus
-from ..placement import CurriculumRules, Placement, Progress, place
-from ..selectors import curriculum_rules, learner_profile
+from ..models import Learner, Nudge, NudgeStatus
+from ..placement import CurriculumRules, Placement, place
+from ..selectors import curriculum_rules, learner_profile, progress_by_learner
 from .rules import LearnerFacts
 
 FACT_FIELDS = (
@@ -85,22 +85,12 @@ def chunk_placements(
 ) -> dict[int, Placement]:
     """Placements of learners loaded with ``select_related("track")``: two queries."""
     curriculum = curriculum or curriculum_rules()
-    ids = [learner.pk for learner in learners]
-    modules: dict[int, set[int]] = defaultdict(set)
-    for learner_id, number in ModuleProgress.objects.filter(learner_id__in=ids).values_list(
-        "learner_id", "module__number"
-    ):
-        modules[learner_id].add(number)
-    keys: dict[int, set[str]] = defaultdict(set)
-    for learner_id, code in KeyCompletion.objects.filter(learner_id__in=ids).values_list(
-        "learner_id", "key__code"
-    ):
-        keys[learner_id].add(code)
+    progress = progress_by_learner([learner.pk for learner in learners])
     return {
         learner.pk: place(
             curriculum,
             learner_profile(learner, learner.track.slug if learner.track_id else None),
-            Progress(frozenset(modules[learner.pk]), frozenset(keys[learner.pk])),
+            progress[learner.pk],
         )
         for learner in learners
     }
