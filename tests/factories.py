@@ -56,3 +56,26 @@ class LearnerFactory(factory.django.DjangoModelFactory):
             replicable_by_competitors=True,
             investor_fundable=False,
         )
+
+
+# The self-assessment form (/profile/) filled in validly, as a browser posts it.
+ENGINEER_ANSWERS = {
+    "track": "engineer",
+    "annual_compensation": "160,000",
+    "can_explain_concepts": "yes",
+    "can_implement_from_scratch": "no",
+    "deployed_at_scale": "no",
+    "seen_as": "integrator",
+    "leads_initiatives": "no",
+    "timezone": "Europe/Paris",
+    "nudges_enabled": "on",
+}
+FOUNDER_ANSWERS = {
+    "track": "founder",
+    "monthly_recurring_revenue": "80000",
+    "monthly_api_cost": "20000",
+    "owns_model_weights": "no",
+    "replicable_by_competitors": "yes",
+    "investor_fundable": "no",
+    "timezone": "America/New_York",
+}

@@ -12,30 +12,9 @@ from curriculum.models import Key, Module
 from learners.models import KeyCompletion, Learner, LevelChange, ModuleProgress
 from learners.selectors import curriculum_rules
 from learners.services import key_set_done, learner_recompute_level, module_set_done
-from tests.factories import LearnerFactory
+from tests.factories import ENGINEER_ANSWERS, FOUNDER_ANSWERS, LearnerFactory
 
 pytestmark = pytest.mark.django_db
-
-ENGINEER_ANSWERS = {
-    "track": "engineer",
-    "annual_compensation": "160,000",
-    "can_explain_concepts": "yes",
-    "can_implement_from_scratch": "no",
-    "deployed_at_scale": "no",
-    "seen_as": "integrator",
-    "leads_initiatives": "no",
-    "timezone": "Europe/Paris",
-    "nudges_enabled": "on",
-}
-FOUNDER_ANSWERS = {
-    "track": "founder",
-    "monthly_recurring_revenue": "80000",
-    "monthly_api_cost": "20000",
-    "owns_model_weights": "no",
-    "replicable_by_competitors": "yes",
-    "investor_fundable": "no",
-    "timezone": "America/New_York",
-}
 
 
 def _login(client: Client, learner: Learner) -> Client:

@@ -23,7 +23,13 @@ from learners.models import (
     available_timezones,
 )
 from learners.services import TRACK_FIELDS, assessment_errors, learner_recompute_level
-from tests.factories import CohortFactory, LearnerFactory, UserFactory
+from tests.factories import (
+    ENGINEER_ANSWERS,
+    FOUNDER_ANSWERS,
+    CohortFactory,
+    LearnerFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,26 +37,6 @@ SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(1)>'
 MARKUP = (SCRIPT, ATTRIBUTE)
 
-ENGINEER_ANSWERS = {
-    "track": "engineer",
-    "annual_compensation": "160,000",
-    "can_explain_concepts": "yes",
-    "can_implement_from_scratch": "no",
-    "deployed_at_scale": "no",
-    "seen_as": "integrator",
-    "leads_initiatives": "no",
-    "timezone": "Europe/Paris",
-    "nudges_enabled": "on",
-}
-FOUNDER_ANSWERS = {
-    "track": "founder",
-    "monthly_recurring_revenue": "80000",
-    "monthly_api_cost": "20000",
-    "owns_model_weights": "no",
-    "replicable_by_competitors": "yes",
-    "investor_fundable": "no",
-    "timezone": "America/New_York",
-}
 AMOUNTS = ("annual_compensation", "monthly_recurring_revenue", "monthly_api_cost")
 HOSTILE_VALUES = [
     "",
