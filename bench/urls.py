@@ -35,7 +35,10 @@ def progress_cached(request):
         )
         .first()
     )
-    key = "bench-progress:" + ":".join(str(value) for value in learner or ())
+    key = "bench-progress-" + "-".join(
+        str(int(value.timestamp() * 1e6)) if hasattr(value, "timestamp") else str(value)
+        for value in learner or ()
+    )
     html = cache.get(key)
     if html is not None:
         return HttpResponse(html)
