@@ -150,11 +150,9 @@ class CompletionSource(models.TextChoices):
     IMPORT = "import", "Roster import"
 
 
-class ModuleProgress(models.Model):
-    """A module the learner completed."""
+class Completion(models.Model):
+    """When an item was completed, and by whom: the learner, an instructor or an import."""
 
-    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="module_progress")
-    module = models.ForeignKey("curriculum.Module", on_delete=models.CASCADE, related_name="+")
     completed_at = models.DateTimeField(default=dj_timezone.now)
     source = models.CharField(
         max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
@@ -162,6 +160,16 @@ class ModuleProgress(models.Model):
     recorded_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+
+class ModuleProgress(Completion):
+    """A module the learner completed."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="module_progress")
+    module = models.ForeignKey("curriculum.Module", on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         ordering = ["module__number"]
@@ -174,18 +182,11 @@ class ModuleProgress(models.Model):
         return f"{self.learner} completed module {self.module_id}"
 
 
-class KeyCompletion(models.Model):
+class KeyCompletion(Completion):
     """A key to success the learner ticked off."""
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="key_completions")
     key = models.ForeignKey("curriculum.Key", on_delete=models.CASCADE, related_name="+")
-    completed_at = models.DateTimeField(default=dj_timezone.now)
-    source = models.CharField(
-        max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
-    )
-    recorded_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
     class Meta:
         ordering = ["key_id"]
