@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="wrk runs of each page")
     parser.add_argument("--import-rows", type=int, default=10_000)
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other figures already in the results file (rerun one measurement)",
+    )
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(MEASUREMENTS)
@@ -86,8 +91,16 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = Bench(args, only)
     results = {"machine": machine(bench.base_url), "started": _now(), "sizes": {}}
+    previous = _results_path(args.output).with_suffix(".json")
+    if args.merge and previous.exists():
+        kept = json.loads(previous.read_text())
+        results["started"] = f"{kept['started']}, {results['started']}"
+        results["sizes"] = {int(size): data for size, data in kept["sizes"].items()}
     for size in sorted(args.learners):
-        results["sizes"][size] = bench.run_size(size)
+        kept = results["sizes"].setdefault(size, {})
+        fresh = bench.run_size(size)
+        fresh["load"] = {**kept.get("load", {}), **fresh.get("load", {})}
+        kept.update(fresh)
         _write(results, args.output)  # a partial file is better than none after a failure
     report = render(results)
     print(report)
@@ -399,9 +412,13 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _write(results: dict, output: Path | None) -> Path:
+def _results_path(output: Path | None) -> Path:
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    path = output or BENCH / "results" / f"{today}-{socket.gethostname()}.md"
+    return output or BENCH / "results" / f"{today}-{socket.gethostname()}.md"
+
+
+def _write(results: dict, output: Path | None) -> Path:
+    path = _results_path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(results) + "\n")
     path.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
