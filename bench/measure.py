@@ -369,6 +369,10 @@ def do_sweep(args) -> dict:
             if not statuses.get("pending") and not statuses.get("sending"):
                 break
         send_seconds = time.perf_counter() - send_started
+        # The last task's counters are written just after its rows are marked sent.
+        wait_until = time.perf_counter() + 10
+        while int(broker.get(TASKS_KEY) or 0) < len(published) and time.perf_counter() < wait_until:
+            time.sleep(0.2)
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(timeout=60)

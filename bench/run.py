@@ -457,7 +457,26 @@ def machine(database_url: str) -> dict:
         "gunicorn": _version("gunicorn"),
         "celery": _version("celery"),
         "wrk": _wrk_version(),
+        "code": _code_version(),
     }
+
+
+def _code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (outside bench/)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+    except OSError:
+        return "unknown"
+    changed = [line[3:] for line in changed if line.strip()]
+    return f"{commit}" + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
 
 
 def _version(package: str) -> str:
