@@ -2,7 +2,9 @@
 
 Never twice: a row is unique per (learner, kind, dedup key); a worker sends a row only after
 claiming it with a conditional UPDATE pending -> sending, and a row left in ``sending`` (the
-SMTP server may have accepted it) is never sent again by the machinery.
+SMTP server may have accepted it) is never sent again by the machinery. Never lost: a row is
+claimed only right before its message goes to the SMTP server, so a worker killed mid-chunk
+leaves in ``sending`` at most the message it was handing over, and the rest pending.
 """
 
 from __future__ import annotations
@@ -41,9 +43,6 @@ MAX_ATTEMPTS = 5
 HAND_AGAIN_AFTER = timedelta(hours=1)
 # ...and leaves alone a row created a moment ago, which its creator is handing right now.
 HAND_GRACE = timedelta(minutes=1)
-# Rows are claimed (and marked sent) this many at a time: one commit per batch instead of
-# per email. A worker killed mid-batch leaves at most this many rows in ``sending``.
-CLAIM_BATCH = 20
 
 
 @dataclass
@@ -343,9 +342,12 @@ def _still_pending(nudge_ids: list[int]) -> list[int]:
 def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     """Send a chunk of nudges over one SMTP connection.
 
-    Rows are claimed (pending -> sending) a batch at a time right before their messages go
-    out, so a row handed twice, or to two workers at once, is sent once. Rows the SMTP
-    server refused go back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
+    Each row is claimed (pending -> sending) right before its message goes out, in the same
+    commit that records the previous message as sent, so a row handed twice, or to two
+    workers at once, is sent once, and a worker killed at any moment leaves at most one row
+    in ``sending``. (Claiming a batch of rows at once saved commits, but a worker killed
+    mid-batch left the batch's unsent rows in ``sending`` for good.) Rows the SMTP server
+    refused go back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
     """
     report = SendReport()
     nudges = list(
@@ -391,57 +393,44 @@ def nudges_send(*, nudge_ids: list[int]) -> SendReport:
         report.failed = len(ids) - len(report.retry_ids)
         return report
 
-    sent_ids: list[int] = []
+    accepted: list[int] = []  # sent, not yet recorded (at most one)
     failed_ids: list[int] = []
-    claimed: list[int] = []
-    attempted: set[int] = set()
     try:
-        for start in range(0, len(to_send), CLAIM_BATCH):
-            batch = to_send[start : start + CLAIM_BATCH]
-            report.sent += _mark_sent(sent_ids)
-            sent_ids = []
-            mine = _claim([nudge.pk for nudge in batch])
-            claimed.extend(mine)
-            connection_lost = False
-            for nudge in batch:
-                if nudge.pk not in mine:
-                    continue  # another worker has it
-                learner = learners[nudge.learner_id]
-                context = nudge_context(
-                    nudge=nudge,
-                    learner=learner,
-                    placement=placements[learner.pk],
-                    curriculum=curriculum,
-                    levels=levels,
-                )
-                message = nudge_message(nudge=nudge, learner=learner, context=context)
-                attempted.add(nudge.pk)
-                try:
-                    smtp.send_messages([message])
-                except smtplib.SMTPServerDisconnected as exc:
-                    failed_ids.append(nudge.pk)
-                    _record_failure([nudge.pk], exc, count_attempt=False)
-                    connection_lost = True
-                    break
-                except smtplib.SMTPException as exc:
-                    # The server refused this message; the connection is still usable.
-                    failed_ids.append(nudge.pk)
-                    _record_failure([nudge.pk], exc, count_attempt=False)
-                    continue
-                except OSError as exc:
-                    failed_ids.append(nudge.pk)
-                    _record_failure([nudge.pk], exc, count_attempt=False)
-                    connection_lost = True
-                    break
-                sent_ids.append(nudge.pk)
-            if connection_lost:
+        for nudge in to_send:
+            learner = learners[nudge.learner_id]
+            context = nudge_context(
+                nudge=nudge,
+                learner=learner,
+                placement=placements[learner.pk],
+                curriculum=curriculum,
+                levels=levels,
+            )
+            message = nudge_message(nudge=nudge, learner=learner, context=context)
+            marked, mine = _claim_next(nudge.pk, sent=accepted)
+            report.sent += marked
+            accepted = []
+            if not mine:
+                continue  # another worker has it
+            try:
+                smtp.send_messages([message])
+            except smtplib.SMTPServerDisconnected as exc:
+                failed_ids.append(nudge.pk)
+                _record_failure([nudge.pk], exc, count_attempt=False)
                 break  # the rest of the chunk waits for the retry
+            except smtplib.SMTPException as exc:
+                # The server refused this message; the connection is still usable.
+                failed_ids.append(nudge.pk)
+                _record_failure([nudge.pk], exc, count_attempt=False)
+                continue
+            except OSError as exc:
+                failed_ids.append(nudge.pk)
+                _record_failure([nudge.pk], exc, count_attempt=False)
+                break
+            accepted.append(nudge.pk)
     finally:
-        report.sent += _mark_sent(sent_ids)
-        # Claimed but never handed to the SMTP server (the connection broke, or an error
-        # stopped the loop): safe to send later. The row in flight, if any, stays in
-        # ``sending``.
-        _release([pk for pk in claimed if pk not in attempted])
+        # The row in flight when an unexpected error stopped the loop, if any, stays in
+        # ``sending``: the server may have accepted it.
+        report.sent += _mark_sent(accepted)
         try:
             smtp.close()
         except OSError:
@@ -452,10 +441,43 @@ def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     return report
 
 
+def _claim_next(nudge_id: int, *, sent: list[int]) -> tuple[int, bool]:
+    """Record the messages the server accepted (sending -> sent) and claim the next row
+    (pending -> sending) in one statement, committed at once: one round trip per email.
+    Returns (rows recorded as sent, whether this worker won the next row)."""
+    if not sent:
+        return 0, bool(_claim([nudge_id]))
+    table = connection.ops.quote_name(Nudge._meta.db_table)
+    marks = ", ".join(["%s"] * len(sent))
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET "  # noqa: S608 - only placeholders are interpolated
+            "status = CASE WHEN id = %s THEN %s ELSE %s END, "
+            "attempts = CASE WHEN id = %s THEN attempts + 1 ELSE attempts END, "
+            "sending_started_at = CASE WHEN id = %s THEN %s ELSE sending_started_at END, "
+            "sent_at = CASE WHEN id = %s THEN sent_at ELSE %s END, "
+            "last_error = CASE WHEN id = %s THEN last_error ELSE '' END "
+            f"WHERE (id = %s AND status = %s) OR (id IN ({marks}) AND status = %s) RETURNING id",
+            [
+                *(nudge_id, NudgeStatus.SENDING, NudgeStatus.SENT),
+                nudge_id,
+                *(nudge_id, now),
+                *(nudge_id, now),
+                nudge_id,
+                *(nudge_id, NudgeStatus.PENDING),
+                *sent,
+                NudgeStatus.SENDING,
+            ],
+        )
+        ids = {row[0] for row in cursor.fetchall()}
+    return len(ids - {nudge_id}), nudge_id in ids
+
+
 def _claim(nudge_ids: list[int]) -> set[int]:
     """The conditional UPDATE pending -> sending that makes a send exclusive to one worker;
     returns the ids this worker won. One statement (UPDATE ... RETURNING, PostgreSQL and
-    SQLite >= 3.35), committed once per batch rather than once per email."""
+    SQLite >= 3.35)."""
     if not nudge_ids:
         return set()
     table = connection.ops.quote_name(Nudge._meta.db_table)
@@ -467,13 +489,6 @@ def _claim(nudge_ids: list[int]) -> set[int]:
             [NudgeStatus.SENDING, timezone.now(), NudgeStatus.PENDING, *nudge_ids],
         )
         return {row[0] for row in cursor.fetchall()}
-
-
-def _release(nudge_ids: list[int]) -> None:
-    if nudge_ids:
-        Nudge.objects.filter(pk__in=nudge_ids, status=NudgeStatus.SENDING).update(
-            status=NudgeStatus.PENDING, attempts=F("attempts") - 1, sending_started_at=None
-        )
 
 
 def _mark_sent(nudge_ids: list[int]) -> int:

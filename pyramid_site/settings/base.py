@@ -169,10 +169,16 @@ CELERY_BEAT_SCHEDULE = {
 NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)
 
 # The cache holds the curriculum rules; shared through Redis when there is one, so that an
-# admin edit is seen by every web and worker process.
+# admin edit is seen by every web and worker process. It fails soft (pyramid_site.cache):
+# with Redis unreachable pages read the database instead of failing; short timeouts so
+# that a hung Redis does not hold requests.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "pyramid_site.cache.FailSoftRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

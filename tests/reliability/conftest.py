@@ -1,0 +1,29 @@
+"""Real parts for the reliability tests: the test database served by gunicorn."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from curriculum.models import Track
+from curriculum.services import curriculum_load
+from tests.learners.nudges.conftest import (  # noqa: F401 - fixtures used here too
+    redis_broker_url,
+    smtp_server,
+)
+
+from .load import GUNICORN
+
+
+@pytest.fixture
+def postgres(transactional_db) -> dict:
+    """The test database's settings, when it is PostgreSQL (the data the test writes is
+    committed, so a server in another process sees it)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite serialises every writer")
+    if not GUNICORN.exists():
+        pytest.skip(f"gunicorn is not installed at {GUNICORN}")
+    if not Track.objects.exists():
+        # A transactional test without serialized rollback ran before and emptied the tables.
+        curriculum_load()
+    return connection.settings_dict

@@ -1,0 +1,62 @@
+"""Concurrency with nothing lost (issue 7, item 2): 50 signed-in clients ticking and
+unticking keys and modules against gunicorn on PostgreSQL; zero server errors, and the
+database agrees exactly with the last successful request of each learner.
+
+CI runs it for ``RELIABILITY_LOAD_SECONDS`` (15 s); ``bench/soak.py`` runs the 60-second
+version and records the figures.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from learners.selectors import curriculum_rules
+
+from .load import (
+    Gunicorn,
+    State,
+    check_nothing_lost,
+    database_url,
+    figures,
+    learners_signed_in,
+    plans_for,
+    practice_items,
+    run_load,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+CLIENTS = 50
+LEARNERS = 40  # ten of them in two browsers at once, their items split between the two
+SECONDS = float(os.environ.get("RELIABILITY_LOAD_SECONDS", "15"))
+
+
+def test_fifty_clients_ticking_and_unticking_lose_nothing(postgres):
+    items = practice_items(curriculum_rules(fresh=True), levels=(1,))
+    learners = learners_signed_in(LEARNERS, prefix="concurrent", items=items, done_share=0.75)
+    plans = plans_for(learners, items, CLIENTS)
+    start = State.read(pk for pk, _ in learners)
+
+    with Gunicorn({"DATABASE_URL": database_url(postgres), "REDIS_URL": ""}) as server:
+        outcomes = run_load(server.url, plans, seconds=SECONDS)
+        log = server.log()
+
+    measured = figures(outcomes)
+    print(f"\nconcurrency: {measured.line()}")
+    assert measured.server_errors == 0, log
+    assert measured.no_answer == 0, [o.error for o in outcomes if not o.status][:5]
+    assert set(measured.statuses) <= {200, 302}, measured.statuses
+    assert measured.posts >= 10 * CLIENTS  # every client had its turns
+
+    verdict = check_nothing_lost(plans, outcomes, start=start)
+    print(f"concurrency: {verdict.line()}")
+    assert verdict.problems == []
+    assert verdict.uncertain_items == 0
+    # The run moved levels both ways, so the history check had something to check.
+    assert verdict.level_changes >= LEARNERS
+    assert verdict.histories_replayed == LEARNERS - (CLIENTS - LEARNERS)

@@ -1,0 +1,441 @@
+"""Faults (issue 7, item 3): PostgreSQL going away during load, Redis unreachable, the SMTP
+server down for several retry rounds, a worker killed mid-chunk. Each with real parts: a
+gunicorn, PostgreSQL, Redis, Celery workers, an aiosmtpd server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from learners.models import KeyCompletion, LevelChange, ModuleProgress, Nudge, NudgeStatus
+from learners.nudges.selectors import nudges_interrupted
+from learners.nudges.services import nudges_hand, nudges_hand_pending, nudges_sweep
+from learners.selectors import curriculum_rules
+from learners.services import learners_recompute
+from tests.learners.nudges.conftest import (
+    Mailbox,
+    broker,
+    free_port,
+    make_learner,
+)
+from tests.learners.nudges.test_worker import LONG_AGO, NOW, sent_count, wait_for, worker
+
+from .load import (
+    ROOT,
+    Gunicorn,
+    State,
+    _Browser,
+    check_nothing_lost,
+    database_url,
+    figures,
+    learners_signed_in,
+    plans_for,
+    practice_items,
+    request,
+    run_load,
+)
+from .tcp_proxy import TcpProxy
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+SERVER_APP = "reliability-gunicorn"  # application_name of the server's PostgreSQL sessions
+
+
+# --- PostgreSQL going away during load ---------------------------------------------------
+
+LOAD_SECONDS = 10.0
+DOWN_AT = 3.0  # seconds into the load
+DOWN_FOR = 3.0
+REQUEST_TIMEOUT = 8.0  # a request hanging longer than this is a failure of the test
+RECOVERY = 1.0  # requests started this long after PostgreSQL is back must succeed
+
+
+class Outage:
+    """Takes PostgreSQL away from the server at ``DOWN_AT`` for ``DOWN_FOR`` seconds, in a
+    thread, and probes /healthz while it is away."""
+
+    def __init__(self, how: str, postgres: dict, proxy: TcpProxy, server_url: str) -> None:
+        self.how, self.postgres, self.proxy, self.server_url = how, postgres, proxy, server_url
+        self.down_at = self.up_at = 0.0
+        self.cut = 0
+        self.health_while_down: int | None = None
+        self.health_seconds = 0.0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _admin(self):
+        # From the maintenance database: a database cannot be closed from inside itself.
+        maintenance = {**self.postgres, "NAME": "postgres"}
+        return psycopg.connect(database_url(maintenance), autocommit=True)
+
+    def _run(self) -> None:
+        time.sleep(DOWN_AT)
+        name = self.postgres["NAME"]
+        self.down_at = time.monotonic()
+        if self.how == "connections cut":
+            self.cut = self.proxy.cut()
+        else:
+            # What a restart does to clients: the server refuses new sessions and ends the
+            # running ones ("terminating connection due to administrator command").
+            with self._admin() as admin:
+                admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+                self.cut = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = %s",
+                    [SERVER_APP],
+                ).fetchone()[0]
+        time.sleep(1.0)
+        began = time.monotonic()
+        self.health_while_down, _ = request(self.server_url, "GET", "/healthz", timeout=5)
+        self.health_seconds = time.monotonic() - began
+        time.sleep(max(0.0, self.down_at + DOWN_FOR - time.monotonic()))
+        self.restore()
+
+    def restore(self) -> None:
+        if self.up_at:
+            return
+        if self.how == "connections cut":
+            self.proxy.restore()
+        else:
+            with self._admin() as admin:
+                admin.execute(
+                    f'ALTER DATABASE "{self.postgres["NAME"]}" WITH ALLOW_CONNECTIONS true'
+                )
+        self.up_at = time.monotonic()
+
+
+@pytest.mark.parametrize("how", ["connections cut", "backends terminated"])
+def test_postgresql_going_away_mid_load_fails_cleanly_and_recovers(postgres, how):
+    items = practice_items(curriculum_rules(fresh=True), levels=(1,))
+    learners = learners_signed_in(12, prefix="outage", items=items, done_share=0.75)
+    plans = plans_for(learners, items, 16)
+    start = State.read(pk for pk, _ in learners)
+    host, port = postgres.get("HOST") or "127.0.0.1", int(postgres.get("PORT") or 5432)
+
+    with TcpProxy(host, port) as proxy:
+        env = {
+            "DATABASE_URL": database_url(
+                postgres, host="127.0.0.1", port=proxy.port, application_name=SERVER_APP
+            ),
+            "REDIS_URL": "",
+        }
+        with Gunicorn(env) as server:
+            outage = Outage(how, postgres, proxy, server.url)
+            outage.thread.start()
+            try:
+                outcomes = run_load(
+                    server.url, plans, seconds=LOAD_SECONDS, timeout=REQUEST_TIMEOUT
+                )
+            finally:
+                outage.thread.join(timeout=30)
+                outage.restore()
+            assert server.wait_healthy(5) < 1.0
+            log = server.log()
+
+    measured = figures(outcomes)
+    print(f"\n{how}: {measured.line()}; {outage.cut} connections cut")
+    assert outage.cut > 0  # the server had connections open, and lost them
+    # Failing cleanly: an error page at once, never a hang or a dropped connection.
+    assert outage.health_while_down == 503 and outage.health_seconds < 2.0
+    assert set(measured.statuses) <= {200, 302, 500}, (measured.statuses, log)
+    assert measured.max_ms < REQUEST_TIMEOUT * 1000
+    failed = [o for o in outcomes if not o.ok]
+    assert failed, "no request failed: the outage did not reach the server"
+    assert all(outage.down_at - 1.0 <= o.started <= outage.up_at + RECOVERY for o in failed), [
+        (round(o.started - outage.up_at, 2), o.status) for o in failed
+    ]
+    # Recovered: every client succeeded again after PostgreSQL came back.
+    after = {o.client for o in outcomes if o.ok and o.started > outage.up_at + RECOVERY}
+    assert after == set(range(len(plans)))
+
+    verdict = check_nothing_lost(plans, outcomes, start=start)
+    print(f"{how}: {verdict.line()}")
+    assert verdict.problems == []
+
+
+# --- Redis unreachable -------------------------------------------------------------------
+
+
+def test_pages_work_with_redis_unreachable_and_the_nudge_waits_for_it(
+    postgres, redis_broker_url, smtp_server
+):
+    """Cache and broker both on a Redis nobody listens on: signing in, the pages and a tick
+    that raises the level all work; the level-up nudge waits pending and goes out once
+    after Redis is back."""
+    password = "correct-horse-battery-staple"
+    learner = make_learner(annual_compensation=100_000, can_explain_concepts=False)
+    rules = curriculum_rules(fresh=True)
+    items = practice_items(rules, levels=(1,))
+    keys = [item for item in items if item.kind == "key"]
+    needed = 8 - 1  # eight of the ten level-1 keys; the modules make the linked one done
+    KeyCompletion.objects.bulk_create(
+        KeyCompletion(learner=learner, key_id=item.pk) for item in keys[: needed - 1]
+    )
+    ModuleProgress.objects.bulk_create(
+        ModuleProgress(learner=learner, module_id=item.pk)
+        for item in items
+        if item.kind == "module"
+    )
+    learners_recompute(learner_ids=[learner.pk])
+    learner.refresh_from_db()
+    assert learner.level == 1
+    last_key = keys[needed - 1]
+
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    with Gunicorn({"DATABASE_URL": database_url(postgres), "REDIS_URL": closed}) as server:
+        browser = _Browser(server.url, {"sessionid": "", "csrftoken": ""}, timeout=10)
+        timings = {}
+
+        def timed(name, method, path, body=None, headers=None):
+            began = time.monotonic()
+            status = browser.send(method, path, body, headers or {})
+            timings[name] = time.monotonic() - began
+            return status
+
+        assert timed("home", "GET", "/") == 200
+        assert timed("login page", "GET", "/accounts/login/") == 200
+        token = browser.cookies["csrftoken"]
+        body = f"login={learner.user.email}&password={password}&csrfmiddlewaretoken={token}"
+        assert timed("sign in", "POST", "/accounts/login/", body) == 302, server.log()
+        assert browser.cookies["sessionid"]
+        assert timed("progress", "GET", "/progress/") == 200, server.log()
+        headers = {"X-CSRFToken": browser.cookies["csrftoken"]}
+        assert timed("tick", "POST", last_key.path, "done=1", headers) == 302, server.log()
+        browser.close()
+    print(f"\nRedis unreachable: seconds per request {timings}")
+    assert max(timings.values()) < 3.0
+
+    learner.refresh_from_db()
+    assert learner.level == 2
+    assert list(LevelChange.objects.filter(learner=learner).values_list("from_level", "to_level"))[
+        -1
+    ] == (1, 2)
+    nudge = Nudge.objects.get(learner=learner)
+    assert (nudge.kind, nudge.status, nudge.handed_at) == ("level_up", "pending", None)
+    assert smtp_server.messages == []
+
+    # Redis is back: the frequent pass hands the row to a real worker, which sends it once.
+    with broker(redis_broker_url) as app, worker(app):
+        assert nudges_hand_pending(now=timezone.now() + timedelta(minutes=2)) == 1
+        wait_for(lambda: sent_count() == 1)
+        assert nudges_hand_pending(now=timezone.now() + timedelta(minutes=2)) == 0
+    [message] = smtp_server.to(learner.user.email)
+    assert message["Subject"].startswith("You reached Level 2")
+
+
+def test_the_cache_works_as_an_empty_one_while_redis_is_unreachable():
+    from django.core.cache.backends.redis import RedisCache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from pyramid_site.cache import FailSoftRedisCache
+
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(RedisConnectionError):  # what Django's own backend does
+        RedisCache(closed, {}).get("curriculum-rules:v1")
+
+    cache = FailSoftRedisCache(closed, {"OPTIONS": {"socket_connect_timeout": 1}})
+    FailSoftRedisCache._down_until = 0.0
+    try:
+        assert cache.get("a", "missing") == "missing"
+        cache.set("a", 1)
+        assert cache.get("a") is None
+        assert cache.add("lock", True) is True
+        assert cache.get_many(["a", "b"]) == {}
+        assert cache.delete("a") is False
+        with pytest.raises(ValueError):
+            cache.incr("a")
+    finally:
+        FailSoftRedisCache._down_until = 0.0
+
+
+# --- The SMTP server down for several retry rounds -----------------------------------------
+
+
+def test_smtp_server_down_for_several_retry_rounds_then_up_sends_once(redis_broker_url, settings):
+    """Nothing listens on the SMTP port (not a 451: the server is down) while the worker
+    retries with backoff; the server comes up before the last attempt: sent exactly once."""
+    settings.NUDGE_RETRY_BASE_SECONDS = 0.5  # retries after 0.5, 1, 2, 4 s
+    port = free_port()
+    _point_email_at(settings, port)
+    learner = make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO)
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    attempts_seen = []
+    try:
+        with broker(redis_broker_url) as app, worker(app):
+            nudges_sweep(now=NOW)
+            # Down for three rounds (each counted as an attempt, the row back to pending)...
+            wait_for(lambda: Nudge.objects.get(learner=learner).attempts >= 3, timeout=20)
+            nudge = Nudge.objects.get(learner=learner)
+            attempts_seen.append((nudge.attempts, nudge.status, nudge.last_error))
+            # ...then up.
+            controller.start()
+            wait_for(lambda: sent_count() == 1, timeout=20)
+            time.sleep(1.0)  # a late retry would arrive now
+            assert nudges_hand_pending(now=timezone.now() + timedelta(hours=2)) == 0
+    finally:
+        controller.stop()
+
+    attempts, status, error = attempts_seen[0]
+    assert (attempts, status) == (3, NudgeStatus.PENDING)
+    assert "Connection refused" in error
+    nudge = Nudge.objects.get(learner=learner)
+    assert (nudge.status, nudge.attempts, nudge.last_error) == (NudgeStatus.SENT, 4, "")
+    assert mailbox.recipients() == [learner.user.email]
+
+
+def _point_email_at(settings, port: int) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+
+
+# --- A worker killed mid-chunk -----------------------------------------------------------
+
+CHUNK = 45
+KILL_AFTER = 25  # messages the SMTP server has accepted when the worker is killed
+
+
+class SlowMailbox(Mailbox):
+    """An SMTP server that takes its time over each message."""
+
+    delay = 0.1
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class CeleryWorker:
+    """``celery -A pyramid_site worker`` in its own process (group), on the test database."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "pyramid_site",
+                "worker",
+                "--pool",
+                "solo",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "WARNING",
+            ],
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "tests.reliability.server_settings",
+                **env,
+            },
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+
+def test_a_worker_killed_mid_chunk_sends_nothing_twice_and_the_next_pass_sends_the_rest(
+    postgres, redis_broker_url
+):
+    learners = [make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO) for _ in range(CHUNK)]
+    email_of = {learner.pk: learner.user.email for learner in learners}
+    rows = Nudge.objects.bulk_create(
+        [Nudge(learner=learner, kind="next_step", dedup_key="2026-W24") for learner in learners]
+    )
+    ids = [row.pk for row in rows]
+    mailbox = SlowMailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    env = {
+        "DATABASE_URL": database_url(postgres),
+        "REDIS_URL": redis_broker_url,
+        "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}",
+    }
+    first = second = None
+    try:
+        with broker(redis_broker_url) as app:
+            app.control.purge()
+            assert nudges_hand(nudge_ids=ids)  # one chunk task for the whole chunk
+            first = CeleryWorker(env)
+            wait_for(lambda: len(mailbox.messages) >= KILL_AFTER, timeout=60)
+            first.kill()
+            time.sleep(2 * SlowMailbox.delay)  # the message in flight, if any, lands
+            delivered_by_first = Counter(mailbox.recipients())
+            after_kill = dict(Nudge.objects.values_list("pk", "status"))
+
+            # The next pass: the frequent pass hands what is pending (its task was handed
+            # long ago) to a new worker.
+            handed = nudges_hand_pending(now=timezone.now() + timedelta(hours=2))
+            second = CeleryWorker(env)
+            wait_for(
+                lambda: not Nudge.objects.filter(status=NudgeStatus.PENDING).exists(), timeout=60
+            )
+            time.sleep(0.5)
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.kill(signal.SIGTERM)
+        controller.stop()
+        _forget_unacked(redis_broker_url)
+
+    status_of = dict(Nudge.objects.values_list("pk", "status"))
+    sending = {pk for pk, status in status_of.items() if status == NudgeStatus.SENDING}
+    row_of = {row.pk: row.learner_id for row in rows}
+    delivered = Counter(mailbox.recipients())
+    print(
+        f"\nworker killed after {sum(delivered_by_first.values())} messages: statuses then "
+        f"{Counter(after_kill.values())}; next pass handed {handed}; now "
+        f"{Counter(status_of.values())}; {sum(delivered.values())} messages"
+    )
+    # No email twice.
+    assert max(delivered.values()) == 1
+    # Left in ``sending``: only rows the server may have accepted (each was given to the SMTP
+    # connection; at most one of them was in flight when the worker died).
+    assert sending == {pk for pk, status in after_kill.items() if status == NudgeStatus.SENDING}
+    not_delivered = [pk for pk in sending if email_of[row_of[pk]] not in delivered_by_first]
+    assert len(not_delivered) <= 1, f"{len(not_delivered)} rows in sending were never sent"
+    assert {n.pk for n in nudges_interrupted()} == sending
+    # The rest were sent by the next pass, each once.
+    assert handed == CHUNK - len(sending) - sum(1 for s in after_kill.values() if s == "sent")
+    assert {pk for pk, status in status_of.items() if status == NudgeStatus.SENT} == set(
+        ids
+    ) - sending
+    for pk in set(ids) - sending:
+        assert delivered[email_of[row_of[pk]]] == 1
+
+
+def _forget_unacked(url: str) -> None:
+    """The killed worker's task stays unacknowledged in Redis until its visibility timeout
+    (an hour); drop it so that no later worker on this Redis database picks it up."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.delete("unacked", "unacked_index")
