@@ -12,10 +12,15 @@ import os
 
 import pytest
 
+from curriculum.models import Key
+from learners.models import Learner, LevelChange
 from learners.selectors import curriculum_rules
+from learners.services import key_set_done
 
 from .load import (
+    ClientPlan,
     Gunicorn,
+    Outcome,
     State,
     check_nothing_lost,
     database_url,
@@ -60,3 +65,27 @@ def test_fifty_clients_ticking_and_unticking_lose_nothing(postgres):
     # The run moved levels both ways, so the history check had something to check.
     assert verdict.level_changes >= LEARNERS
     assert verdict.histories_replayed == LEARNERS - (CLIENTS - LEARNERS)
+
+
+@pytest.mark.django_db
+def test_the_check_finds_a_lost_completion_and_a_history_row_without_its_level():
+    items = practice_items(curriculum_rules(fresh=True), levels=(1,))
+    [(learner_id, sessions)] = learners_signed_in(1, prefix="check")
+    plans = [ClientPlan(learner_id, sessions[0], tuple(items))]
+    start = State.read([learner_id])
+    told_done = [Outcome(0, learner_id, items[0], True, 302, "", 1.0, 0.01)]
+
+    lost = check_nothing_lost(plans, told_done, start=start).problems
+    assert lost == [
+        f"learner {learner_id}: key {items[0].name} is not done but the last successful "
+        "request said done"
+    ]
+
+    learner = Learner.objects.get(pk=learner_id)
+    key_set_done(learner=learner, key=Key.objects.get(pk=items[0].pk), done=True)
+    assert check_nothing_lost(plans, told_done, start=start).problems == []
+
+    LevelChange.objects.create(learner=learner, from_level=1, to_level=2)
+    problems = check_nothing_lost(plans, told_done, start=start).problems
+    assert f"learner {learner_id}: history ends at 2, the learner is at 1" in problems
+    assert f"learner {learner_id}: history [(1, 2)], replaying the requests gives []" in problems

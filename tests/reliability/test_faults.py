@@ -378,6 +378,7 @@ def test_a_worker_killed_mid_chunk_sends_nothing_twice_and_the_next_pass_sends_t
         "DATABASE_URL": database_url(postgres),
         "REDIS_URL": redis_broker_url,
         "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}",
+        "CACHE_KEY_PREFIX": f"reliability-{os.getpid()}-{time.time_ns()}",
     }
     first = second = None
     try:
