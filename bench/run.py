@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     for size in sorted(args.learners):
         kept = results["sizes"].setdefault(size, {})
         fresh = bench.run_size(size)
-        fresh["load"] = {**kept.get("load", {}), **fresh.get("load", {})}
+        if fresh.get("build", {}).get("reused") and "build" in kept:
+            fresh["build"] = kept["build"]
+        for key in ("load", "code"):
+            fresh[key] = {**kept.get(key, {}), **fresh.get(key, {})}
         kept.update(fresh)
         _write(results, args.output)  # a partial file is better than none after a failure
     report = render(results)
@@ -151,6 +154,7 @@ class Bench:
                 out[name] = getattr(self, f"measure_{name}")(size, env, url)
             except Exception as error:  # noqa: BLE001 - one failure must not lose the others
                 out[name] = {"error": f"{type(error).__name__}: {error}"[:2000]}
+            out.setdefault("code", {})[name] = _code_version()
             out.setdefault("load", {})[name] = [
                 round(load_before[0], 2),
                 round(os.getloadavg()[0], 2),
@@ -560,10 +564,18 @@ def _render_load(sizes: dict) -> list[str]:
     names = next((list(data.get("load", {})) for data in sizes.values()), [])
     if not names:
         return []
+    codes = sorted(
+        {
+            f"{name}: {code}"
+            for data in sizes.values()
+            for name, code in data.get("code", {}).items()
+        }
+    )
     return [
         f"Load average (1 min) before -> after each measurement, on {os.cpu_count()} cores:",
         "",
         *_table(["learners", *names], rows),
+        *(["Code measured:", "", *(f"- {code}" for code in codes), ""] if codes else []),
     ]
 
 
