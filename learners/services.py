@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, PositiveSmallIntegerField, Value, When
 from django.utils import timezone
 
 from curriculum.models import Key, Module, Track
@@ -324,12 +325,20 @@ def learners_recompute(
 
 
 def _write_levels(changed: list[Learner]) -> None:
-    """One UPDATE per level reached (at most four), cheaper than a per-row CASE."""
-    by_level: dict[tuple, list[int]] = defaultdict(list)
+    """One UPDATE for the whole chunk: a CASE over the (at most four) levels reached, cheaper
+    than Django's per-row CASE of bulk_update."""
+    if not changed:
+        return
+    by_level: dict[int, list[int]] = defaultdict(list)
     for learner in changed:
-        by_level[(learner.level, learner.level_changed_at)].append(learner.pk)
-    for (level, changed_at), pks in by_level.items():
-        Learner.objects.filter(pk__in=pks).update(level=level, level_changed_at=changed_at)
+        by_level[learner.level].append(learner.pk)
+    Learner.objects.filter(pk__in=[learner.pk for learner in changed]).update(
+        level=Case(
+            *(When(pk__in=pks, then=Value(level)) for level, pks in by_level.items()),
+            output_field=PositiveSmallIntegerField(),
+        ),
+        level_changed_at=changed[0].level_changed_at,
+    )
 
 
 def _recompute_chunk(
