@@ -914,26 +914,21 @@ def _write(
         "source": CompletionSource.IMPORT,
         "recorded_by_id": recorded_by.pk if recorded_by else None,
     }
-    ModuleProgress.objects.bulk_create(
-        [
-            ModuleProgress(
-                learner_id=plan.learner.pk, module_id=curriculum.modules[number], **common
-            )
-            for plan in plans
-            for number in sorted(plan.new_modules)
-        ],
-        batch_size=BATCH_SIZE,
-        ignore_conflicts=True,
+    # Completions are written a slice at a time from generators: a roster of 10,000 learners
+    # holds ~170,000 of them, too many ORM objects to build at once.
+    modules = (
+        ModuleProgress(learner_id=plan.learner.pk, module_id=curriculum.modules[number], **common)
+        for plan in plans
+        for number in sorted(plan.new_modules)
     )
-    KeyCompletion.objects.bulk_create(
-        [
-            KeyCompletion(learner_id=plan.learner.pk, key_id=curriculum.keys[code][1], **common)
-            for plan in plans
-            for code in sorted(plan.new_keys)
-        ],
-        batch_size=BATCH_SIZE,
-        ignore_conflicts=True,
+    keys = (
+        KeyCompletion(learner_id=plan.learner.pk, key_id=curriculum.keys[code][1], **common)
+        for plan in plans
+        for code in sorted(plan.new_keys)
     )
+    for model, rows in ((ModuleProgress, modules), (KeyCompletion, keys)):
+        for batch in _batched(rows, BATCH_SIZE):
+            model.objects.bulk_create(batch, ignore_conflicts=True)
     return [plan.learner.pk for plan in plans if plan.action != "unchanged"]
 
 
