@@ -210,13 +210,14 @@ def _set_progress(
     source: str,
     recorded_by: User | None,
 ) -> Recomputed:
-    now = timezone.now()
     with transaction.atomic():
         locked = (
             Learner.objects.select_for_update(of=("self",))
             .select_related("track")
             .get(pk=learner.pk)
         )
+        # Read the clock once the row is ours, so one learner's history is in time order.
+        now = timezone.now()
         if done:
             model.objects.get_or_create(
                 learner=locked,
