@@ -183,6 +183,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions are written through to the database and read from the cache: a signed-in
+# request costs no session query while the cache holds it (with Redis down, the database).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Work is done in chunks of this many learners (recompute, nudge sweep).
 LEARNER_CHUNK_SIZE = env.int("LEARNER_CHUNK_SIZE", default=1000)
