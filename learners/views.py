@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
@@ -103,8 +108,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def progress(request: HttpRequest) -> HttpResponse:
-    # A fixed number of queries whatever the learner's progress: session, user, learner,
-    # their modules, their keys, their history. The curriculum comes from the cache.
+    # A fixed number of queries whatever the learner's progress: user, learner, their
+    # modules, their keys, their history. The curriculum and the session come from the cache.
+    # The page is the hot path of the site, so the context is built for a cheap render:
+    # ids as text (no number localisation per item), action URLs and the pyramid drawing
+    # memoised per process, one CSRF input for all the forms (the token is one per page
+    # either way).
     learner = _learner(request)
     if not learner.has_assessment or learner.track is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
@@ -114,17 +123,28 @@ def progress(request: HttpRequest) -> HttpResponse:
     progress_ = learner_progress(learner)
     placement = learner_placement(learner, rules, progress_)
     history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
-    tiers = _pyramid_tiers(rules.level_names, current=placement.level)
+    # reverse() reads both the script prefix and the URLconf: both are in the memo's key.
+    where = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    keys = [
+        {
+            "id": str(key.id),
+            "url": _action_url("key_done", key.id, *where),
+            "text": key.text,
+            "done": key.code in placement.done_keys,
+            "modules": _module_words(key.module_numbers),
+        }
+        for key in track.keys.get(placement.level, ())
+    ]
     return render(
         request,
         "learners/progress.html",
         {
             "learner": learner,
             "placement": placement,
-            "tiers": tiers,
-            "current_tier": next(tier for tier in tiers if tier["current"]),
+            "csrf_input": csrf_input(request),
+            "pyramid": _pyramid_svg(tuple(sorted(rules.level_names.items())), placement.level),
             "next_modules": [
-                (number, rules.module_titles.get(number, ""))
+                (str(number), rules.module_titles.get(number, ""))
                 for number in placement.next_steps.modules
             ],
             "next_level_name": (
@@ -137,8 +157,8 @@ def progress(request: HttpRequest) -> HttpResponse:
                     "next_name": rules.level_name(stage.serves_level + 1),
                     "modules": [
                         {
-                            "number": number,
-                            "id": rules.module_ids[number],
+                            "number": str(number),
+                            "url": _action_url("module_done", rules.module_ids[number], *where),
                             "title": rules.module_titles.get(number, ""),
                             "done": number in progress_.completed_modules,
                         }
@@ -147,17 +167,9 @@ def progress(request: HttpRequest) -> HttpResponse:
                 }
                 for stage in rules.stages
             ],
-            "keys": [
-                {
-                    "rule": key,
-                    "done": key.code in placement.done_keys,
-                    "modules": _module_words(key.module_numbers),
-                }
-                for key in track.keys.get(placement.level, ())
-            ],
-            "keys_done": sum(
-                1 for key in track.keys.get(placement.level, ()) if key.code in placement.done_keys
-            ),
+            "keys": keys,
+            "keys_done": str(sum(1 for key in keys if key["done"])),
+            "keys_total": str(len(keys)),
             "api_cost_percent": _percent(placement),
             "history": [
                 {
@@ -168,6 +180,25 @@ def progress(request: HttpRequest) -> HttpResponse:
                 for change in history
             ],
         },
+    )
+
+
+@lru_cache(maxsize=4096)
+def _action_url(view_name: str, pk: int, script_prefix: str, urlconf: str) -> str:
+    """``reverse`` memoised: the URL of a key's or module's form depends only on its id, the
+    script prefix and the URLconf (all three in the memo's key)."""
+    return reverse(view_name, args=[pk], urlconf=urlconf)
+
+
+@lru_cache(maxsize=64)
+def _pyramid_svg(level_names: tuple[tuple[int, str], ...], current: int) -> str:
+    """The pyramid drawing with ``current`` highlighted: the same for every learner at that
+    level, so rendered once per process for each level and set of level names (an edited
+    name is a new key)."""
+    tiers = _pyramid_tiers(dict(level_names), current=current)
+    return render_to_string(
+        "includes/pyramid.html",
+        {"tiers": tiers, "current": next((tier for tier in tiers if tier["current"]), None)},
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from curriculum.models import Key, Module
+from curriculum.models import Key, Level, Module
 from learners.models import KeyCompletion, Learner, LevelChange, ModuleProgress
 from learners.selectors import curriculum_rules
 from learners.services import key_set_done, learner_recompute_level, module_set_done
@@ -312,6 +312,22 @@ def test_progress_page_shows_level_reasons_next_steps_and_an_accessible_pyramid(
     # The 9 modules, each with its own form, and the 12 Surviving keys.
     assert page.count('action="/progress/modules/') == 9
     assert page.count('class="checklist__item') == 12
+
+
+def test_the_pyramid_drawing_shows_a_renamed_level_at_once(engineer_client):
+    # The drawing is rendered once per process for each level (learners.views); a renamed
+    # level must not keep showing the old drawing.
+    assert "you are at level 2, Surviving" in engineer_client.get("/progress/").text
+    level = Level.objects.get(number=2)
+    level.name = "Getting by"
+    level.save()
+
+    page = engineer_client.get("/progress/").text
+
+    drawing = re.search(r'<svg class="pyramid".*?</svg>', page, re.DOTALL).group(0)
+    assert "you are at level 2, Getting by" in drawing
+    assert "Level 2: Getting by (your level)" in drawing
+    assert "Surviving" not in drawing  # (the level history keeps the reasons of its time)
 
 
 def test_founders_see_their_api_cost_share_of_revenue(client):
