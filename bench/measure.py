@@ -37,6 +37,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from learners import roster  # noqa: E402
+
 RESULT_PREFIX = "BENCH_RESULT "
 WRITE_TABLE = re.compile(r'^\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
@@ -417,28 +419,7 @@ def _free_port() -> int:
 
 # --- roster import ----------------------------------------------------------------------
 
-ROSTER_COLUMNS = [
-    "email",
-    "first_name",
-    "last_name",
-    "track",
-    "cohort",
-    "timezone",
-    "annual_compensation",
-    "monthly_recurring_revenue",
-    "monthly_api_cost",
-    "can_explain_concepts",
-    "can_implement_from_scratch",
-    "deployed_at_scale",
-    "seen_as",
-    "leads_initiatives",
-    "owns_model_weights",
-    "replicable_by_competitors",
-    "investor_fundable",
-    "nudges_enabled",
-    "completed_modules",
-    "completed_keys",
-]
+ROSTER_COLUMNS = list(roster.COLUMNS)
 
 
 def roster_csv(rows: int, existing: list[str], seed_value: int = 6) -> str:
