@@ -79,3 +79,16 @@ FOUNDER_ANSWERS = {
     "investor_fundable": "no",
     "timezone": "America/New_York",
 }
+
+
+def engineer_answers(**over) -> dict:
+    """A Surviving engineer's self-assessment, as the services take it."""
+    answers = {
+        "annual_compensation": 160_000,
+        "can_explain_concepts": True,
+        "can_implement_from_scratch": False,
+        "deployed_at_scale": False,
+        "seen_as": "integrator",
+        "leads_initiatives": False,
+    }
+    return {**answers, **over}

@@ -21,21 +21,9 @@ from learners.services import (
     learners_recompute,
     module_set_done,
 )
-from tests.factories import LearnerFactory
+from tests.factories import LearnerFactory, engineer_answers
 
 pytestmark = pytest.mark.django_db
-
-
-def engineer_answers(**over):
-    answers = {
-        "annual_compensation": 160_000,
-        "can_explain_concepts": True,
-        "can_implement_from_scratch": False,
-        "deployed_at_scale": False,
-        "seen_as": "integrator",
-        "leads_initiatives": False,
-    }
-    return {**answers, **over}
 
 
 def test_update_profile_places_and_records_history(curriculum):

@@ -21,6 +21,7 @@ from learners.models import Nudge, User
 from learners.nudges.services import nudge_send_now, nudges_hand_pending, nudges_sweep
 from learners.nudges.tasks import nudges_send_chunk
 from learners.services import learner_update_profile
+from tests.factories import engineer_answers
 
 from .conftest import bulk_learners, make_learner
 
@@ -177,14 +178,7 @@ def test_a_level_up_sends_one_email_for_the_level_reached(
 ):
     learner = make_learner(engineer=False)
     engineer = Track.objects.get(slug="engineer")
-    answers = {
-        "annual_compensation": 160_000,
-        "can_explain_concepts": True,
-        "can_implement_from_scratch": False,
-        "deployed_at_scale": False,
-        "seen_as": "integrator",
-        "leads_initiatives": False,
-    }
+    answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
         result = learner_update_profile(learner=learner, track=engineer, answers=answers)
     assert result.went_up
@@ -201,14 +195,7 @@ def test_a_level_up_sends_one_email_for_the_level_reached(
 
 def test_no_level_up_email_to_an_opted_out_learner(smtp_server, django_capture_on_commit_callbacks):
     learner = make_learner(engineer=False, nudges_enabled=False)
-    answers = {
-        "annual_compensation": 160_000,
-        "can_explain_concepts": True,
-        "can_implement_from_scratch": False,
-        "deployed_at_scale": False,
-        "seen_as": "integrator",
-        "leads_initiatives": False,
-    }
+    answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
         result = learner_update_profile(
             learner=learner, track=Track.objects.get(slug="engineer"), answers=answers

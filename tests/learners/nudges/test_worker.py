@@ -18,6 +18,7 @@ from curriculum.models import Track
 from learners.models import Nudge, NudgeStatus
 from learners.nudges.services import nudges_hand_pending, nudges_sweep
 from learners.services import learner_update_profile
+from tests.factories import engineer_answers
 
 from .conftest import broker, free_port, make_learner
 
@@ -108,14 +109,7 @@ def test_redis_down_at_level_up_the_call_succeeds_and_the_pass_sends_it_later(
     redis_broker_url, smtp_server
 ):
     learner = make_learner(engineer=False)
-    answers = {
-        "annual_compensation": 160_000,
-        "can_explain_concepts": True,
-        "can_implement_from_scratch": False,
-        "deployed_at_scale": False,
-        "seen_as": "integrator",
-        "leads_initiatives": False,
-    }
+    answers = engineer_answers()
     closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with broker(closed):
         result = learner_update_profile(
