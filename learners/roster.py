@@ -70,7 +70,7 @@ from .models import (
 )
 from .placement import CurriculumRules
 from .selectors import PROFILE_FIELDS, curriculum_rules, progress_by_learner
-from .services import TRACK_FIELDS, assessment_errors, learners_recompute
+from .services import TRACK_FIELDS, assessment_errors, learners_recompute, learners_touch
 
 COLUMNS = (
     "email",
@@ -407,6 +407,7 @@ def roster_import(
             # A batch at a time: a recompute filtered by ten thousand ids is slow on PostgreSQL.
             for start in range(0, len(learner_ids), BATCH_SIZE):
                 batch = learner_ids[start : start + BATCH_SIZE]
+                learners_touch(learner_ids=batch)
                 report.levels_changed += learners_recompute(learner_ids=batch).changed
     return report
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, PositiveSmallIntegerField, Value, When
+from django.db.models import Case, F, PositiveSmallIntegerField, Value, When
 from django.utils import timezone
 
 from curriculum.models import Key, Module, Track
@@ -49,6 +49,11 @@ FOUNDER_FIELDS = (
 )
 TRACK_FIELDS = {"engineer": ENGINEER_FIELDS, "founder": FOUNDER_FIELDS}
 OPTIONAL_FIELDS = {"annual_compensation", "monthly_api_cost"}
+
+
+def learners_touch(*, learner_ids: Iterable[int]) -> None:
+    """Mark what the learners' pages show as changed (their cached progress page is stale)."""
+    Learner.objects.filter(pk__in=list(learner_ids)).update(version=F("version") + 1)
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ def learner_update_profile(
     learner.last_activity_at = now
     learner.full_clean(exclude=["user"])
     learner.save()
+    learners_touch(learner_ids=[learner.pk])
     return _recompute_locked(learner, now=now)
 
 
@@ -176,7 +182,7 @@ def _recompute_locked(
     change = _apply_placement(learner, placement, now=now)
     if change is not None:
         Learner.objects.filter(pk=learner.pk).update(
-            level=learner.level, level_changed_at=learner.level_changed_at
+            level=learner.level, level_changed_at=learner.level_changed_at, version=F("version") + 1
         )
         change.save()
         if change.went_up:
@@ -227,7 +233,7 @@ def _set_progress(
         else:
             model.objects.filter(learner=locked, **lookup).delete()
         locked.last_activity_at = now
-        Learner.objects.filter(pk=locked.pk).update(last_activity_at=now)
+        Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
         result = _recompute_locked(locked, now=now)
     learner.level, learner.last_activity_at = locked.level, now
     return result
@@ -339,6 +345,7 @@ def _write_levels(changed: list[Learner]) -> None:
             output_field=PositiveSmallIntegerField(),
         ),
         level_changed_at=changed[0].level_changed_at,
+        version=F("version") + 1,
     )
 
 
