@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from learners.admin import dashboard_view
+from learners.admin.dashboard import dashboard_view
 
 urlpatterns = [
     path(

@@ -1,0 +1,134 @@
+"""The learner list's filters, and links to the list filtered by them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import (
+    LevelChange,
+    ModuleProgress,
+    Nudge,
+    NudgeKind,
+)
+from ..selectors import (
+    INACTIVE_DAYS,
+    LEVEL_CHANGE_DAYS,
+    NUDGE_DAYS,
+    curriculum_rules,
+    inactive_since_q,
+)
+
+
+def learner_list_url(**params) -> str:
+    """The learner changelist filtered by ``params`` (the admin's own query parameters)."""
+    url = reverse("admin:learners_learner_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class LevelFilter(admin.SimpleListFilter):
+    title = "level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [(str(n), f"{n} {name}") for n, name in curriculum_rules().level_names.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(level=int(self.value()))
+        return queryset
+
+
+class CompletedModuleFilter(admin.SimpleListFilter):
+    title = "completed module"
+    parameter_name = "module"
+
+    def lookups(self, request, model_admin):
+        return [(str(n), f"{n} {title}") for n, title in curriculum_rules().module_titles.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            done = ModuleProgress.objects.filter(module__number=int(self.value()))
+            return queryset.filter(pk__in=done.values("learner_id"))
+        return queryset
+
+
+class InactivityFilter(admin.SimpleListFilter):
+    title = "activity"
+    parameter_name = "inactive"
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(INACTIVE_DAYS), f"Inactive {INACTIVE_DAYS}+ days"),
+            ("30", "Inactive 30+ days"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            cutoff = timezone.now() - timedelta(days=int(self.value()))
+            return queryset.filter(inactive_since_q(cutoff))
+        return queryset
+
+
+class OptOutFilter(admin.SimpleListFilter):
+    title = "nudge emails"
+    parameter_name = "opted_out"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Opted out"), ("no", "Receiving")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(nudges_enabled=self.value() == "no")
+        return queryset
+
+
+class LevelChangedFilter(admin.SimpleListFilter):
+    title = "level changed"
+    parameter_name = "level_changed"
+
+    def lookups(self, request, model_admin):
+        return [
+            (f"{LEVEL_CHANGE_DAYS}", f"In the last {LEVEL_CHANGE_DAYS} days"),
+            (f"{LEVEL_CHANGE_DAYS}.up", f"Went up, last {LEVEL_CHANGE_DAYS} days"),
+            (f"{LEVEL_CHANGE_DAYS}.down", f"Went down, last {LEVEL_CHANGE_DAYS} days"),
+        ]
+
+    def queryset(self, request, queryset):
+        days, _, direction = (self.value() or "").partition(".")
+        if not days.isdigit():
+            return queryset
+        changes = LevelChange.objects.filter(
+            changed_at__gte=timezone.now() - timedelta(days=int(days))
+        )
+        if direction == "up":
+            changes = changes.exclude(to_level__lte=F("from_level"))
+        elif direction == "down":
+            changes = changes.filter(to_level__lt=F("from_level"))
+        return queryset.filter(pk__in=changes.values("learner_id"))
+
+
+class NudgedFilter(admin.SimpleListFilter):
+    """Learners nudged in the last days; the value is a kind, or ``kind.status``."""
+
+    title = f"nudged (last {NUDGE_DAYS} days)"
+    parameter_name = "nudged"
+
+    def lookups(self, request, model_admin):
+        return list(NudgeKind.choices)
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        kind, _, status = self.value().partition(".")
+        nudges = Nudge.objects.filter(
+            kind=kind, created_at__gte=timezone.now() - timedelta(days=NUDGE_DAYS)
+        )
+        if status:
+            nudges = nudges.filter(status=status)
+        return queryset.filter(pk__in=nudges.values("learner_id"))

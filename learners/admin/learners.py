@@ -1,0 +1,410 @@
+"""The learner admin: the bounded list, progress inlines saved through the services, actions."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+
+from ..models import (
+    CompletionSource,
+    KeyCompletion,
+    Learner,
+    LevelChange,
+    ModuleProgress,
+    Nudge,
+)
+from ..nudges.services import nudge_send_now
+from ..roster import roster_export
+from ..selectors import (
+    PROFILE_FIELDS,
+    curriculum_rules,
+    learner_list_figures,
+    learner_placement,
+)
+from ..services import assessment_errors, key_set_done, learner_recompute_level, module_set_done
+from ..tasks import recompute_learners_task
+from .filters import (
+    CompletedModuleFilter,
+    InactivityFilter,
+    LevelChangedFilter,
+    LevelFilter,
+    NudgedFilter,
+    OptOutFilter,
+)
+from .roster_import import roster_import_view
+
+
+class WindowedCountPaginator(Paginator):
+    """Counts matching rows only up to ``limit``, so a page load never counts the table.
+
+    The limit is a window of pages past the one shown (see ``LearnerAdmin.get_paginator``);
+    ``capped`` says there are more rows than counted.
+    """
+
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, limit):
+        super().__init__(object_list, per_page, orphans, allow_empty_first_page)
+        self.limit = limit
+        self.capped = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by().values("pk")[: self.limit + 1].count()
+        self.capped = counted > self.limit
+        return min(counted, self.limit)
+
+
+PAGES_AHEAD = 10
+
+
+class LearnerChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # One more query for the page's progress and last nudge, whatever the page size.
+        learners = list(self.result_list)
+        figures = learner_list_figures([learner.pk for learner in learners])
+        for learner in learners:
+            learner.list_figures = figures.get(learner.pk)
+
+
+# --- Learner inlines --------------------------------------------------------------------
+
+
+class ModuleProgressInline(admin.TabularInline):
+    """Instructors add and remove completions; saved through the progress services."""
+
+    model = ModuleProgress
+    fields = ("module", "completed_at", "source", "recorded_by")
+    readonly_fields = ("completed_at", "source", "recorded_by")
+    extra = 0
+    verbose_name = "completed module"
+    verbose_name_plural = "completed modules"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("module", "recorded_by")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class KeyCompletionInline(admin.TabularInline):
+    model = KeyCompletion
+    fields = ("key", "completed_at", "source", "recorded_by")
+    readonly_fields = ("completed_at", "source", "recorded_by")
+    extra = 0
+    verbose_name = "ticked key"
+    verbose_name_plural = "ticked keys (module-linked keys follow their modules)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("key", "recorded_by")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("key")
+        if field is not None:
+            from curriculum.models import Key
+
+            # Only keys a learner can tick: their track's, and not module-linked.
+            field.queryset = Key.objects.filter(
+                track_id=getattr(obj, "track_id", None), modules__isnull=True
+            ).select_related("level")
+        return formset
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LevelChangeInline(ReadOnlyInline):
+    model = LevelChange
+    fields = ("changed_at", "from_level", "to_level", "why")
+    readonly_fields = ("why",)
+    verbose_name_plural = "level history"
+
+    @admin.display(description="reasons at that time")
+    def why(self, obj: LevelChange):
+        return format_html("<ul>{}</ul>", format_html_join_lines(obj.reasons))
+
+
+class NudgeInline(ReadOnlyInline):
+    model = Nudge
+    fields = ("created_at", "kind", "status", "attempts", "sent_at", "last_error")
+
+
+# --- Learner admin ----------------------------------------------------------------------
+
+
+class LearnerAdminForm(forms.ModelForm):
+    assessment_submitted = forms.BooleanField(
+        required=False,
+        label="Self-assessment submitted",
+        help_text="Untick to clear the answers: the learner is placed at level 1 until they "
+        "fill it in.",
+    )
+
+    class Meta:
+        model = Learner
+        fields = ("user", "track", "cohort", "timezone", "nudges_enabled", *PROFILE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assessment_submitted"].initial = (
+            self.instance.assessment_submitted_at is not None
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("assessment_submitted"):
+            for name, message in assessment_errors(data.get("track"), data).items():
+                self.add_error(name if name in self.fields else None, message)
+        else:
+            for name in PROFILE_FIELDS:
+                data[name] = "" if name == "seen_as" else None
+        return data
+
+
+@admin.register(Learner)
+class LearnerAdmin(admin.ModelAdmin):
+    form = LearnerAdminForm
+    list_display = (
+        "name",
+        "email",
+        "track_slug",
+        "level_label",
+        "keys_done",
+        "modules_done",
+        "last_active",
+        "last_nudge",
+        "opted_out",
+    )
+    list_display_links = ("name", "email")
+    list_select_related = ("user", "track")
+    list_filter = (
+        "track",
+        LevelFilter,
+            "cohort",
+        InactivityFilter,
+        OptOutFilter,
+        LevelChangedFilter,
+        NudgedFilter,
+        CompletedModuleFilter,
+    )
+    search_fields = ("user__email", "user__first_name", "user__last_name")
+    list_per_page = 50
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = WindowedCountPaginator
+    inlines = [ModuleProgressInline, KeyCompletionInline, LevelChangeInline, NudgeInline]
+    actions = ["recompute_levels", "export_roster_csv"]
+    readonly_fields = (
+        "placement",
+        "level",
+        "level_changed_at",
+        "last_activity_at",
+        "assessment_submitted_at",
+        "created_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("user", "track", "cohort", "timezone", "nudges_enabled")}),
+        ("Placement", {"fields": ("placement", "level", "level_changed_at")}),
+        (
+            "Self-assessment",
+            {"fields": ("assessment_submitted", "assessment_submitted_at", *PROFILE_FIELDS)},
+        ),
+        ("Activity", {"fields": ("last_activity_at", "created_at")}),
+    )
+    raw_id_fields = ("user",)
+
+    # The list ------------------------------------------------------------------------
+
+    def get_changelist(self, request, **kwargs):
+        return LearnerChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        try:
+            page = max(int(request.GET.get("p", 1)), 1)
+        except ValueError:
+            page = 1
+        return self.paginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            limit=per_page * (page + PAGES_AHEAD),
+        )
+
+    @admin.display(description="name", ordering="user__last_name")
+    def name(self, obj: Learner) -> str:
+        return obj.user.get_full_name() or "-"
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, obj: Learner) -> str:
+        return obj.user.email
+
+    @admin.display(description="track", ordering="track__slug")
+    def track_slug(self, obj: Learner) -> str:
+        return obj.track.slug if obj.track_id else "-"
+
+    @admin.display(description="last active", ordering="last_activity_at")
+    def last_active(self, obj: Learner) -> str:
+        if obj.last_activity_at is None:
+            return "never"
+        return timezone.localtime(obj.last_activity_at).strftime("%Y-%m-%d")
+
+    @admin.display(description="level", ordering="level")
+    def level_label(self, obj: Learner) -> str:
+        return f"{obj.level} {curriculum_rules().level_name(obj.level)}"
+
+    @admin.display(description="keys")
+    def keys_done(self, obj: Learner) -> int:
+        return obj.list_figures.keys_done
+
+    @admin.display(description="modules")
+    def modules_done(self, obj: Learner) -> str:
+        return f"{obj.list_figures.modules_done}/{len(curriculum_rules().module_titles) or 9}"
+
+    @admin.display(description="last nudge")
+    def last_nudge(self, obj: Learner):
+        figures = obj.list_figures
+        if figures.last_nudge_at is None:
+            return "-"
+        when = timezone.localtime(figures.last_nudge_at)
+        return format_html(
+            '<span title="{}">{} ({}), {}</span>',
+            when.strftime("%Y-%m-%d %H:%M"),
+            figures.last_nudge_kind.replace("_", " "),
+            figures.last_nudge_status,
+            when.strftime("%b %d"),
+        )
+
+    @admin.display(description="opted out", ordering="nudges_enabled")
+    def opted_out(self, obj: Learner) -> str:
+        # Text, not the admin's red/green icons: a red cross on every row reads as an alarm.
+        return "" if obj.nudges_enabled else "opted out"
+
+    # The change form -----------------------------------------------------------------
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "user") if obj is not None else readonly
+
+    @admin.display(description="why this level")
+    def placement(self, obj: Learner):
+        if obj.pk is None:
+            return "-"
+        result = learner_placement(obj)
+        return format_html(
+            "<strong>{}</strong><ul>{}</ul>",
+            f"{result.level} {result.level_name}",
+            format_html_join_lines(result.reasons),
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        submitted = form.cleaned_data.get("assessment_submitted")
+        if not submitted:
+            obj.assessment_submitted_at = None
+        elif obj.assessment_submitted_at is None:
+            obj.assessment_submitted_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        learner_recompute_level(learner=obj)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        setters = {
+            ModuleProgress: ("module", module_set_done),
+            KeyCompletion: ("key", key_set_done),
+        }
+        if formset.model not in setters:
+            return super().save_formset(request, form, formset, change)
+        name, set_done = setters[formset.model]
+        formset.save(commit=False)
+        for row in formset.deleted_objects:
+            set_done(learner=form.instance, done=False, **{name: getattr(row, name)})
+        for row in formset.new_objects:
+            set_done(
+                learner=form.instance,
+                done=True,
+                source=CompletionSource.INSTRUCTOR,
+                recorded_by=request.user,
+                **{name: getattr(row, name)},
+            )
+        return None
+
+    # Actions -------------------------------------------------------------------------
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            actions["send_next_step_nudge"] = self.get_action("send_next_step_nudge")
+        return actions
+
+    @admin.action(
+        description="Recompute the level of the selected learners", permissions=["change"]
+    )
+    def recompute_levels(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        recompute_learners_task.delay_on_commit(learner_ids=ids)
+        self.message_user(
+            request,
+            f"Recomputing the levels of {len(ids)} learner{'s' if len(ids) != 1 else ''} "
+            "in the background.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Export the selected learners as roster CSV", permissions=["view"])
+    def export_roster_csv(self, request, queryset) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="learners-{stamp}.csv"'
+        roster_export(Learner.objects.filter(pk__in=queryset.values("pk")), response)
+        return response
+
+    @admin.action(description="Send a next-step nudge now", permissions=["change"])
+    def send_next_step_nudge(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        sent = nudge_send_now(learner_ids=ids)
+        skipped = len(ids) - sent
+        self.message_user(
+            request,
+            f"Next-step nudge queued for {sent} learner{'s' if sent != 1 else ''}"
+            + (f"; {skipped} skipped (opted out, unverified or no track)." if skipped else "."),
+            messages.SUCCESS if sent else messages.WARNING,
+        )
+
+    # Roster import -------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(partial(roster_import_view, self)),
+                name="learners_learner_import",
+            ),
+            *super().get_urls(),
+        ]
+
+
+def format_html_join_lines(lines) -> str:
+    return format_html_join("", "<li>{}</li>", ((line,) for line in lines))
