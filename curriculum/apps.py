@@ -12,7 +12,7 @@ class CurriculumConfig(AppConfig):
 
         # The placement rule reads a cached copy of the curriculum; any write to it (admin,
         # load_curriculum) must drop that copy. Cache invalidation only, no domain flow.
-        from learners.selectors import curriculum_rules_forget
+        from .selectors import curriculum_rules_forget
 
         def forget(**kwargs) -> None:
             curriculum_rules_forget()

@@ -1,76 +1,19 @@
 """The placement rule: where a learner stands on the pyramid, why, and what moves them up.
 
 Pure functions over plain data (no database), so the rule reads like PRODUCT.md and is
-tested exhaustively. ``learners.selectors`` builds the inputs from the database;
-``learners.services`` writes the result.
+tested exhaustively. ``curriculum.selectors`` and ``learners.selectors`` build the inputs
+from the database; ``learners.services`` writes the result.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from curriculum.rules import BandRule, CurriculumRules, KeyRule, TrackRules
+
 MAX_LEVEL = 4
-
-
-@dataclass(frozen=True)
-class KeyRule:
-    code: str
-    level: int
-    text: str
-    module_numbers: frozenset[int] = frozenset()
-    id: int = 0  # the database id, for forms; not used by the rule
-
-    @property
-    def module_linked(self) -> bool:
-        return bool(self.module_numbers)
-
-
-@dataclass(frozen=True)
-class BandRule:
-    level: int
-    min_amount: int
-    max_amount: int | None  # exclusive; None = no upper end
-
-    def contains(self, amount: int) -> bool:
-        return amount >= self.min_amount and (self.max_amount is None or amount < self.max_amount)
-
-
-@dataclass(frozen=True)
-class TrackRules:
-    slug: str
-    currency_metric: str
-    threshold: Decimal
-    bands: tuple[BandRule, ...]
-    keys: Mapping[int, tuple[KeyRule, ...]]  # by level
-    stage_modules: Mapping[int, tuple[int, ...]]  # level L -> modules of the stage serving L->L+1
-
-    def band_level(self, amount: int) -> BandRule | None:
-        for band in self.bands:
-            if band.contains(amount):
-                return band
-        return None
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    name: str
-    serves_level: int
-    modules: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class CurriculumRules:
-    level_names: Mapping[int, str]
-    tracks: Mapping[str, TrackRules]
-    module_titles: Mapping[int, str] = field(default_factory=dict)
-    module_ids: Mapping[int, int] = field(default_factory=dict)
-    stages: tuple[StageInfo, ...] = ()
-
-    def level_name(self, level: int) -> str:
-        return self.level_names.get(level, f"Level {level}")
 
 
 @dataclass(frozen=True)

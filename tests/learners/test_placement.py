@@ -9,19 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from curriculum.rules import BandRule, CurriculumRules, KeyRule, StageInfo, TrackRules
 from curriculum.seed import read_seed
-from learners.placement import (
-    BandRule,
-    CurriculumRules,
-    KeyRule,
-    Profile,
-    Progress,
-    StageInfo,
-    TrackRules,
-    band_label,
-    module_list,
-    place,
-)
+from learners.placement import Profile, Progress, band_label, module_list, place
 
 
 @cache

@@ -1,0 +1,90 @@
+"""Reads: the curriculum as the placement rule sees it, cached for every process."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.core.cache import cache
+
+from .models import Key, Level, Module, Stage, TrackLevel
+from .rules import BandRule, CurriculumRules, KeyRule, StageInfo, TrackRules
+
+CURRICULUM_CACHE_KEY = "curriculum-rules:v2"
+CURRICULUM_CACHE_SECONDS = 300
+
+
+def curriculum_rules(*, fresh: bool = False) -> CurriculumRules:
+    """The curriculum as the placement rule sees it.
+
+    Cached (curriculum edits clear the cache: see ``curriculum.apps``); ``fresh`` reads the
+    database and refreshes the cache, for work that must see an edit made a moment ago.
+    """
+    if not fresh:
+        rules = cache.get(CURRICULUM_CACHE_KEY)
+        if rules is not None:
+            return rules
+    rules = _load_curriculum_rules()
+    cache.set(CURRICULUM_CACHE_KEY, rules, CURRICULUM_CACHE_SECONDS)
+    return rules
+
+
+def curriculum_rules_forget() -> None:
+    cache.delete(CURRICULUM_CACHE_KEY)
+
+
+def _load_curriculum_rules() -> CurriculumRules:
+    level_names = dict(Level.objects.values_list("number", "name"))
+    links: dict[int, set[int]] = defaultdict(set)
+    for key_id, number in Key.modules.through.objects.values_list("key_id", "module__number"):
+        links[key_id].add(number)
+    keys: dict[str, dict[int, list[KeyRule]]] = defaultdict(lambda: defaultdict(list))
+    for key_id, code, slug, level, verb, text in Key.objects.order_by(
+        "track_id", "level__number", "order"
+    ).values_list("id", "code", "track__slug", "level__number", "verb", "text"):
+        keys[slug][level].append(
+            KeyRule(
+                code=code,
+                level=level,
+                text=f"{verb} {text}",
+                module_numbers=frozenset(links.get(key_id, ())),
+                id=key_id,
+            )
+        )
+    modules = list(
+        Module.objects.order_by("number").values_list(
+            "id", "number", "title", "stage__name", "stage__serves_level__number"
+        )
+    )
+    stage_modules: dict[int, list[int]] = defaultdict(list)
+    for _, number, _, _, serves in modules:
+        stage_modules[serves].append(number)
+    stages = tuple(
+        StageInfo(name=name, serves_level=serves, modules=tuple(stage_modules[serves]))
+        for name, serves in Stage.objects.order_by("order").values_list(
+            "name", "serves_level__number"
+        )
+    )
+    bands: dict[str, list[BandRule]] = defaultdict(list)
+    tracks: dict[str, tuple[str, object]] = {}
+    for tl in TrackLevel.objects.select_related("track", "level").order_by(
+        "track__order", "level__number"
+    ):
+        bands[tl.track.slug].append(BandRule(tl.level.number, tl.min_amount, tl.max_amount))
+        tracks[tl.track.slug] = (tl.track.currency_metric, tl.track.graduation_threshold)
+    return CurriculumRules(
+        level_names=level_names,
+        tracks={
+            slug: TrackRules(
+                slug=slug,
+                currency_metric=metric,
+                threshold=threshold,
+                bands=tuple(bands[slug]),
+                keys={level: tuple(rules) for level, rules in keys[slug].items()},
+                stage_modules={level: tuple(ms) for level, ms in stage_modules.items()},
+            )
+            for slug, (metric, threshold) in tracks.items()
+        },
+        module_titles={number: title for _, number, title, _, _ in modules},
+        module_ids={number: pk for pk, number, _, _, _ in modules},
+        stages=stages,
+    ).with_version()
