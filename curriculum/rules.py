@@ -46,6 +46,7 @@ class TrackRules:
     bands: tuple[BandRule, ...]
     keys: Mapping[int, tuple[KeyRule, ...]]  # by level
     stage_modules: Mapping[int, tuple[int, ...]]  # level L -> modules of the stage serving L->L+1
+    name: str = ""  # shown on pages; part of the version, so a renamed track shows at once
 
     def band_level(self, amount: int) -> BandRule | None:
         for band in self.bands:

@@ -65,24 +65,29 @@ def _load_curriculum_rules() -> CurriculumRules:
         )
     )
     bands: dict[str, list[BandRule]] = defaultdict(list)
-    tracks: dict[str, tuple[str, object]] = {}
+    tracks: dict[str, tuple[str, object, str]] = {}
     for tl in TrackLevel.objects.select_related("track", "level").order_by(
         "track__order", "level__number"
     ):
         bands[tl.track.slug].append(BandRule(tl.level.number, tl.min_amount, tl.max_amount))
-        tracks[tl.track.slug] = (tl.track.currency_metric, tl.track.graduation_threshold)
+        tracks[tl.track.slug] = (
+            tl.track.currency_metric,
+            tl.track.graduation_threshold,
+            tl.track.name,
+        )
     return CurriculumRules(
         level_names=level_names,
         tracks={
             slug: TrackRules(
                 slug=slug,
+                name=name,
                 currency_metric=metric,
                 threshold=threshold,
                 bands=tuple(bands[slug]),
                 keys={level: tuple(rules) for level, rules in keys[slug].items()},
                 stage_modules={level: tuple(ms) for level, ms in stage_modules.items()},
             )
-            for slug, (metric, threshold) in tracks.items()
+            for slug, (metric, threshold, name) in tracks.items()
         },
         module_titles={number: title for _, number, title, _, _ in modules},
         module_ids={number: pk for pk, number, _, _, _ in modules},
