@@ -21,16 +21,21 @@ run: $(STAMP)
 	$(PY) manage.py seed_demo --learners 200
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-# Everything CI checks: lint, format, migrations, deploy check, the whole test suite.
+# pytest-xdist workers for the suite (each has its own test database and Redis database).
+PYTEST_WORKERS ?= 2
+
+# Everything CI checks: lint, format, import contracts, migrations, deploy check, the whole
+# test suite (in random order, pytest-randomly; in parallel, pytest-xdist).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=pyramid_site.settings.production \
 	  DJANGO_SECRET_KEY=ci-throwaway-$$(date +%s)-$$RANDOM-abcdefghijklmnopqrstuvwxyz0123456789 \
 	  DJANGO_ALLOWED_HOSTS=pyramid.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) -m pytest --cov=curriculum --cov=learners --cov=pyramid_site --cov-report=term:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --cov=curriculum --cov=learners --cov=pyramid_site --cov-report=term:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A pyramid_site worker -l info

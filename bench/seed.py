@@ -23,6 +23,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from curriculum.models import Track
+from curriculum.selectors import curriculum_rules
 from learners.models import (
     Cohort,
     KeyCompletion,
@@ -33,7 +34,6 @@ from learners.models import (
     User,
 )
 from learners.placement import Profile, Progress, place
-from learners.selectors import curriculum_rules
 
 STALE_SHARE = 0.02  # learners whose stored level is deliberately not the rule's
 BENCH_PASSWORD = "bench-password-not-secret"  # noqa: S105 - synthetic accounts only

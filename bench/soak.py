@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.core.management import call_command
 
+    from curriculum.selectors import curriculum_rules
     from learners.models import User
-    from learners.selectors import curriculum_rules
     from tests.reliability.load import (
         Gunicorn,
         State,

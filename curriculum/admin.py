@@ -15,25 +15,26 @@ from .models import (
     Track,
     TrackLevel,
 )
+from .signals import placement_rules_changed
 
 
 def _recompute_later(request, modeladmin, *, track_ids=(), everyone=False) -> None:
-    """Enqueue the recompute once the edit is committed, and tell the instructor."""
-    from learners.models import Learner
-    from learners.tasks import recompute_learners_task
-
+    """Have the learners of the changed tracks recomputed once the edit is committed (by
+    whoever listens to ``placement_rules_changed``), and tell the instructor."""
+    track_ids = sorted({pk for pk in track_ids if pk is not None})
+    if not everyone and not track_ids:
+        return
+    responses = placement_rules_changed.send(
+        sender=modeladmin.model, track_ids=track_ids, everyone=everyone
+    )
+    if not responses:
+        return
+    count = sum(affected for _, affected in responses)
     if everyone:
-        recompute_learners_task.delay_on_commit(everyone=True)
-        scope, count = "every learner", Learner.objects.count()
+        scope = "every learner"
     else:
-        track_ids = sorted({pk for pk in track_ids if pk is not None})
-        if not track_ids:
-            return
-        for track_id in track_ids:
-            recompute_learners_task.delay_on_commit(track_id=track_id)
         names = ", ".join(Track.objects.filter(pk__in=track_ids).values_list("name", flat=True))
         scope = f"the learners of {names}"
-        count = Learner.objects.filter(track_id__in=track_ids).count()
     modeladmin.message_user(
         request,
         f"This change affects placement: recomputing the levels of {scope} "

@@ -7,9 +7,6 @@ class CurriculumConfig(AppConfig):
     name = "curriculum"
 
     def ready(self) -> None:
-        # The project's own system checks (settings it depends on) register on import.
-        import pyramid_site.checks  # noqa: F401
-
         # The placement rule reads a cached copy of the curriculum; any write to it (admin,
         # load_curriculum) must drop that copy. Cache invalidation only, no domain flow.
         from .selectors import curriculum_rules_forget

@@ -25,3 +25,12 @@ class LearnersConfig(AppConfig):
         from .nudges.receivers import nudge_on_email_confirmed
 
         email_confirmed.connect(nudge_on_email_confirmed, dispatch_uid="learners-nudge-welcome")
+
+        # The curriculum's one hook: an edit that changes placement recomputes learners.
+        from curriculum.signals import placement_rules_changed
+
+        from .receivers import recompute_on_placement_rules_changed
+
+        placement_rules_changed.connect(
+            recompute_on_placement_rules_changed, dispatch_uid="learners-recompute-on-rules"
+        )

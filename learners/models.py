@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
@@ -62,14 +63,9 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"“{value}” is not a known time zone (IANA name, e.g. Europe/Paris).")
 
 
-_TIMEZONES: frozenset[str] | None = None
-
-
+@functools.cache
 def available_timezones() -> frozenset[str]:
-    global _TIMEZONES
-    if _TIMEZONES is None:
-        _TIMEZONES = frozenset(zoneinfo.available_timezones())
-    return _TIMEZONES
+    return frozenset(zoneinfo.available_timezones())
 
 
 class Cohort(models.Model):

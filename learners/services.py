@@ -13,6 +13,7 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Value, When
 from django.utils import timezone
 
 from curriculum.models import Key, Module, Track
+from curriculum.selectors import curriculum_rules
 
 from .models import (
     CompletionSource,
@@ -26,7 +27,6 @@ from .nudges.services import nudge_level_up, nudges_level_up_many
 from .placement import CurriculumRules, Placement, Profile, place
 from .selectors import (
     PROFILE_FIELDS,
-    curriculum_rules,
     learner_profile,
     learner_progress,
     progress_by_learner,

@@ -1,7 +1,7 @@
 """System checks for the settings the project depends on, so that a bad configuration
 fails at start (``manage.py check``, ``runserver``, ``migrate``) with a clear message.
 
-Registered from ``curriculum.apps.CurriculumConfig.ready``. The ``deploy`` ones run with
+Registered from ``pyramid_site.apps.PyramidSiteConfig.ready``. The ``deploy`` ones run with
 ``check --deploy`` (CI runs it against the production settings).
 """
 

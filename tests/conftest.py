@@ -15,6 +15,6 @@ def _fresh_cache():
 @pytest.fixture
 def curriculum(db):
     """The curriculum as the placement rule sees it (loaded by the data migration)."""
-    from learners.selectors import curriculum_rules
+    from curriculum.selectors import curriculum_rules
 
     return curriculum_rules(fresh=True)

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "csp",
+    "pyramid_site",
     "curriculum",
     "learners",
 ]
@@ -132,9 +133,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Email: EMAIL_URL such as smtp://host:port, consolemail://, filemail:///path.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# Email: EMAIL_URL such as smtp://user:password@host:port (smtp+tls:// for STARTTLS,
+# smtp+ssl:// for TLS from the start), consolemail://, filemail:///path.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_PORT = _email["EMAIL_PORT"] or (465 if EMAIL_USE_SSL else 25)
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Profit Pyramid <noreply@localhost>")
 
 # Celery: Redis broker from REDIS_URL; without it every task runs in-process.
@@ -168,21 +177,28 @@ CELERY_BEAT_SCHEDULE = {
 # SMTP errors are retried after base, 2 x base, 4 x base ... seconds.
 NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)
 
-# The cache holds the curriculum rules; shared through Redis when there is one, so that an
-# admin edit is seen by every web and worker process. It fails soft (pyramid_site.cache):
-# with Redis unreachable pages read the database instead of failing; short timeouts so
-# that a hung Redis does not hold requests.
+# The cache holds the curriculum rules, sessions (read-through) and allauth's rate-limit
+# counters; shared through Redis when there is one, so that an admin edit is seen by every
+# web and worker process. It holds only what can be rebuilt, so with Redis unreachable it
+# acts as an empty cache (django-redis's IGNORE_EXCEPTIONS, each failure logged): pages
+# read the database instead of failing, and rate limits are not enforced (see README,
+# Configuration). Short timeouts, so that a hung Redis does not hold requests.
 CACHES = {
     "default": (
         {
-            "BACKEND": "pyramid_site.cache.FailSoftRedisCache",
+            "BACKEND": "pyramid_site.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1.0,
+            },
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions are written through to the database and read from the cache: a signed-in
 # request costs no session query while the cache holds it (with Redis down, the database).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -5,5 +5,7 @@ from .base import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-development-only-not-secret")
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default=f"filemail:///{BASE_DIR / 'sent-emails'}")
-vars().update(EMAIL_CONFIG)
+# Emails are written to ./sent-emails unless EMAIL_URL says else.
+if "EMAIL_URL" not in env:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(BASE_DIR / "sent-emails")

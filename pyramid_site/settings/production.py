@@ -30,8 +30,10 @@ SITE_URL = env.str(
     "SITE_URL", default=f"https://{ALLOWED_HOSTS[0]}" if ALLOWED_HOSTS else ""
 ).rstrip("/")
 # Email goes to an SMTP server (a local relay unless EMAIL_URL says else); never the console.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")
-vars().update(EMAIL_CONFIG)
+if "EMAIL_URL" not in env:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "localhost"
+    EMAIL_PORT = 25
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL",
     default=f"Profit Pyramid <noreply@{urlsplit(SITE_URL).hostname or 'localhost'}>",

@@ -554,8 +554,9 @@ def check_nothing_lost(
 ) -> Verdict:
     """Compare the database with what the clients were told (see the module docstring).
     ``start``: the learners as they were before the clients ran."""
+    from curriculum.selectors import curriculum_rules
     from learners.placement import Progress, place
-    from learners.selectors import curriculum_rules, learner_placement, learner_profile
+    from learners.selectors import learner_placement, learner_profile
 
     curriculum = curriculum_rules(fresh=True)
     verdict = Verdict()

@@ -13,8 +13,8 @@ import os
 import pytest
 
 from curriculum.models import Key
+from curriculum.selectors import curriculum_rules
 from learners.models import Learner, LevelChange
-from learners.selectors import curriculum_rules
 from learners.services import key_set_done
 
 from .load import (

@@ -19,10 +19,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
+from curriculum.selectors import curriculum_rules
 from learners.models import KeyCompletion, LevelChange, ModuleProgress, Nudge, NudgeStatus
 from learners.nudges.selectors import nudges_interrupted
 from learners.nudges.services import nudges_hand, nudges_hand_pending, nudges_sweep
-from learners.selectors import curriculum_rules
 from learners.services import learners_recompute
 from tests.learners.nudges.conftest import (
     Mailbox,
@@ -237,29 +237,56 @@ def test_pages_work_with_redis_unreachable_and_the_nudge_waits_for_it(
     assert message["Subject"].startswith("You reached Level 2")
 
 
-def test_the_cache_works_as_an_empty_one_while_redis_is_unreachable():
+def _dead_redis_cache() -> dict:
+    """The production cache settings (pyramid_site.settings.base) on a Redis nobody
+    listens on."""
+    return {
+        "default": {
+            "BACKEND": "pyramid_site.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1.0,
+            },
+        }
+    }
+
+
+def test_the_cache_works_as_an_empty_one_while_redis_is_unreachable(settings):
+    from django.core.cache import cache
     from django.core.cache.backends.redis import RedisCache
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from pyramid_site.cache import FailSoftRedisCache
-
-    closed = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHES = _dead_redis_cache()
     with pytest.raises(RedisConnectionError):  # what Django's own backend does
-        RedisCache(closed, {}).get("curriculum-rules:v1")
+        RedisCache(settings.CACHES["default"]["LOCATION"], {}).get("curriculum-rules:v2")
 
-    cache = FailSoftRedisCache(closed, {"OPTIONS": {"socket_connect_timeout": 1}})
-    FailSoftRedisCache._down_until = 0.0
-    try:
-        assert cache.get("a", "missing") == "missing"
-        cache.set("a", 1)
-        assert cache.get("a") is None
-        assert cache.add("lock", True) is True
-        assert cache.get_many(["a", "b"]) == {}
-        assert cache.delete("a") is False
-        with pytest.raises(ValueError):
-            cache.incr("a")
-    finally:
-        FailSoftRedisCache._down_until = 0.0
+    began = time.monotonic()
+    assert cache.get("a", "missing") == "missing"
+    cache.set("a", 1)
+    assert cache.get("a") is None
+    assert cache.add("lock", True) is True  # as an empty cache: the key was free
+    assert cache.get_many(["a", "b"]) == {}
+    cache.delete("a")
+    assert cache.incr("a") is None
+    assert time.monotonic() - began < 1.0  # refused at once, not waited for
+
+
+def test_rate_limits_fail_open_while_redis_is_unreachable(settings, rf):
+    """allauth's rate limit takes its lock with cache.add: with Redis down the request is
+    let through (not refused with a 429 after a second of retrying the lock)."""
+    from allauth.core.internal import ratelimit
+
+    settings.CACHES = _dead_redis_cache()
+    request = rf.post("/accounts/login/")
+    for _ in range(12):  # a working cache refuses the 6th (5 per email)
+        began = time.monotonic()
+        usage = ratelimit.consume(
+            request, app="allauth.account", action="login_failed", key="someone@example.com"
+        )
+        assert usage, "refused while Redis is down"
+        assert time.monotonic() - began < 0.5
 
 
 # --- The SMTP server down for several retry rounds -----------------------------------------

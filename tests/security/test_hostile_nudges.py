@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curriculum.models import Key, Level
+from curriculum.selectors import curriculum_rules
 from learners.models import Learner, Nudge, NudgeKind, NudgeStatus
 from learners.nudges.content import (
     UNSUBSCRIBE_SALT,
@@ -23,7 +24,7 @@ from learners.nudges.content import (
 )
 from learners.nudges.selectors import level_messages
 from learners.nudges.services import nudges_send
-from learners.selectors import curriculum_rules, learner_placement
+from learners.selectors import learner_placement
 from tests.factories import LearnerFactory
 
 pytestmark = pytest.mark.django_db

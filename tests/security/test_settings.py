@@ -168,6 +168,59 @@ def test_the_admin_url_comes_from_the_environment():
     assert result.stdout.split("\n")[:2] == ["/backstage/ /backstage/dashboard/", "no /admin/"]
 
 
+EMAIL_SETTINGS = SETUP + (
+    "print(settings.EMAIL_BACKEND.rsplit('.', 2)[1], settings.EMAIL_HOST, settings.EMAIL_PORT,"
+    " settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD, settings.EMAIL_USE_TLS,"
+    " settings.EMAIL_USE_SSL, settings.EMAIL_FILE_PATH, sep='|')"
+)
+
+
+@pytest.mark.parametrize(
+    ("module", "email_url", "expected"),
+    [
+        ("production", None, "smtp|localhost|25|||False|False|"),
+        (
+            "production",
+            "smtp+tls://mailer:p%40ss@mail.example.com:587",
+            "smtp|mail.example.com|587|mailer|p@ss|True|False|",
+        ),
+        ("production", "smtp+ssl://mail.example.com", "smtp|mail.example.com|465|||False|True|"),
+        ("local", None, f"filebased||25|||False|False|{ROOT / 'sent-emails'}"),
+        ("local", "consolemail://", "console||25|||False|False|"),
+        ("local", "filemail:////var/mail/pyramid", "filebased||25|||False|False|/var/mail/pyramid"),
+    ],
+)
+def test_email_settings_come_from_email_url(module, email_url, expected):
+    variables = {"DJANGO_SECRET_KEY": long_secret()}
+    if email_url is not None:
+        variables["EMAIL_URL"] = email_url
+    result = run_python(
+        EMAIL_SETTINGS,
+        f"pyramid_site.settings.{module}",
+        DJANGO_ALLOWED_HOSTS="pyramid.example.com",
+        **variables,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_the_cache_is_django_redis_ignoring_a_redis_outage():
+    result = production(
+        SETUP + "cache = settings.CACHES['default']; "
+        "print(cache['BACKEND'], cache['LOCATION'], cache['OPTIONS']['IGNORE_EXCEPTIONS'],"
+        " cache['OPTIONS']['SOCKET_CONNECT_TIMEOUT'] <= 1,"
+        " settings.DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS, sep='|')",
+        DJANGO_SECRET_KEY=long_secret(),
+        REDIS_URL="redis://cache.example.com:6379/3",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "pyramid_site.cache.RedisCache|redis://cache.example.com:6379/3|True|True|True"
+    )
+
+
 # --- the project's system checks ----------------------------------------------------------
 
 

@@ -21,9 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from curriculum.models import Track
+from curriculum.rules import CurriculumRules, TrackRules
+from curriculum.selectors import curriculum_rules
 from learners.models import Cohort, KeyCompletion, Learner, ModuleProgress, User
-from learners.placement import CurriculumRules, TrackRules
-from learners.selectors import curriculum_rules
 from learners.services import learner_create, learners_recompute
 
 ADMIN_EMAIL = "admin@example.com"

@@ -8,6 +8,7 @@ import socket
 import threading
 from contextlib import contextmanager
 from email import policy
+from urllib.parse import urlsplit, urlunsplit
 
 import kombu.pools
 import pytest
@@ -81,8 +82,19 @@ def make_learner(*, verified: bool = True, **fields):
 
 
 def redis_url() -> str:
-    """NUDGES_REDIS_URL, else REDIS_URL: the broker the integration tests use."""
-    return os.environ.get("NUDGES_REDIS_URL") or os.environ.get("REDIS_URL") or ""
+    """NUDGES_REDIS_URL, else REDIS_URL: the broker the integration tests use.
+
+    Under pytest-xdist each worker has a test database of its own; it gets a Redis database
+    of its own too (the URL's number + 1 + the worker's number), so that one worker's
+    queue, purge or unacknowledged tasks never reach another's workers or database.
+    """
+    url = os.environ.get("NUDGES_REDIS_URL") or os.environ.get("REDIS_URL") or ""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url.startswith(("redis://", "rediss://")) or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + 1 + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def redis_reachable(url: str) -> str:

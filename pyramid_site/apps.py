@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PyramidSiteConfig(AppConfig):
+    """The site itself: owns the system checks of the settings the project depends on."""
+
+    name = "pyramid_site"
+    verbose_name = "Profit Pyramid site"
+
+    def ready(self) -> None:
+        # The checks register on import.
+        from . import checks  # noqa: F401
