@@ -10,6 +10,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from curriculum.selectors import curriculum_rules
+
 from ..models import (
     LevelChange,
     ModuleProgress,
@@ -20,7 +22,6 @@ from ..selectors import (
     INACTIVE_DAYS,
     LEVEL_CHANGE_DAYS,
     NUDGE_DAYS,
-    curriculum_rules,
     inactive_since_q,
 )
 

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from curriculum.selectors import curriculum_rules
+
 from ..models import (
     CompletionSource,
     KeyCompletion,
@@ -26,7 +28,6 @@ from ..nudges.services import nudge_send_now
 from ..roster import roster_export
 from ..selectors import (
     PROFILE_FIELDS,
-    curriculum_rules,
     learner_list_figures,
     learner_placement,
 )
