@@ -299,8 +299,9 @@ def do_sweep(args) -> dict:
     from django.db.models import Count
 
     from bench.celery_worker import QUERIES_KEY, TASKS_KEY
-    from learners.models import Learner, Nudge
-    from learners.nudges.services import nudges_sweep
+    from learners.models import Learner
+    from learners.nudges.models import Nudge
+    from learners.nudges.services.sweep import nudges_sweep
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         raise RuntimeError("set REDIS_URL: the sweep is measured on a real broker")

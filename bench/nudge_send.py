@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from learners.models import Nudge, User
-    from learners.nudges.services import nudges_send
+    from learners.models import User
+    from learners.nudges.models import Nudge
+    from learners.nudges.services.sending import nudges_send
     from tests.learners.nudges.conftest import bulk_learners, free_port
 
     class Sink:

@@ -30,9 +30,9 @@ from learners.models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
     User,
 )
+from learners.nudges.models import Nudge
 from learners.placement import Profile, Progress, place
 
 STALE_SHARE = 0.02  # learners whose stored level is deliberately not the rule's

@@ -20,12 +20,6 @@ class LearnersConfig(AppConfig):
 
         user_signed_up.connect(learner_on_signup, dispatch_uid="learners-learner-on-signup")
 
-        from allauth.account.signals import email_confirmed
-
-        from .nudges.receivers import nudge_on_email_confirmed
-
-        email_confirmed.connect(nudge_on_email_confirmed, dispatch_uid="learners-nudge-welcome")
-
         # The curriculum's one hook: an edit that changes placement recomputes learners.
         from curriculum.signals import placement_rules_changed
 

@@ -1,4 +1,7 @@
-"""Learners, their self-assessment, their progress, their level history and nudge ledger."""
+"""Learners, their self-assessment, their progress and their level history.
+
+The nudge ledger is the ``nudges`` app's: ``learners.nudges.models``.
+"""
 
 from __future__ import annotations
 
@@ -216,51 +219,3 @@ class LevelChange(models.Model):
     @property
     def went_up(self) -> bool:
         return self.from_level is None or self.to_level > self.from_level
-
-
-class NudgeKind(models.TextChoices):
-    WELCOME = "welcome", "Welcome"
-    SELF_ASSESSMENT = "self_assessment", "Self-assessment reminder"
-    NEXT_STEP = "next_step", "Next step"
-    LEVEL_UP = "level_up", "Level up"
-
-
-class NudgeStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending (interrupted if it stays here)"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
-
-
-class Nudge(models.Model):
-    """The nudge ledger: one row per (learner, kind, dedup key), so nothing is sent twice."""
-
-    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="nudges")
-    kind = models.CharField(max_length=32, choices=NudgeKind.choices)
-    dedup_key = models.CharField(max_length=64)
-    status = models.CharField(
-        max_length=16, choices=NudgeStatus.choices, default=NudgeStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=dj_timezone.now)
-    handed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When it was last handed to a worker."
-    )
-    sending_started_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["learner", "kind", "dedup_key"], name="nudge_unique_per_dedup_key"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["status", "created_at"], name="nudge_status_created"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} to {self.learner} ({self.status})"

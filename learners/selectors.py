@@ -19,10 +19,8 @@ from .models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
-    NudgeKind,
-    NudgeStatus,
 )
+from .nudges.models import Nudge, NudgeKind, NudgeStatus
 from .placement import Placement, Profile, Progress, place
 
 PROFILE_FIELDS = (

@@ -23,7 +23,7 @@ from .models import (
     ModuleProgress,
     User,
 )
-from .nudges.services import nudge_level_up, nudges_level_up_many
+from .nudges.services.ledger import nudge_level_up, nudges_level_up_many
 from .placement import CurriculumRules, Placement, Profile, place
 from .selectors import (
     PROFILE_FIELDS,

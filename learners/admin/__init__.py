@@ -5,7 +5,7 @@ from __future__ import annotations
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 
-from . import cohorts, dashboard, history, learners, nudges, users  # noqa: F401 - registers
+from . import cohorts, dashboard, history, learners, users  # noqa: F401 - registers
 
 # allauth's login (its rate limits, two-factor step) for the admin too: a signed-in staff
 # member goes to Django's admin login view, which sends them to the index, never to ?next=.

@@ -9,10 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ..models import (
-    NudgeKind,
-    NudgeStatus,
-)
+from ..nudges.models import NudgeKind, NudgeStatus
 from ..selectors import (
     dashboard_figures,
 )

@@ -15,9 +15,8 @@ from curriculum.selectors import curriculum_rules
 from ..models import (
     LevelChange,
     ModuleProgress,
-    Nudge,
-    NudgeKind,
 )
+from ..nudges.models import Nudge, NudgeKind
 from ..selectors import (
     INACTIVE_DAYS,
     LEVEL_CHANGE_DAYS,

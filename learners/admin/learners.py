@@ -22,9 +22,9 @@ from ..models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
 )
-from ..nudges.services import nudge_send_now
+from ..nudges.models import Nudge
+from ..nudges.services.ledger import nudge_send_now
 from ..roster import roster_export
 from ..selectors import (
     PROFILE_FIELDS,

@@ -9,8 +9,11 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from ..models import Learner, Nudge
-from ..placement import CurriculumRules, Placement
+from curriculum.rules import CurriculumRules
+
+from ..models import Learner
+from ..placement import Placement
+from .models import Nudge
 
 UNSUBSCRIBE_SALT = "learners.nudges.unsubscribe"
 NEXT_KEYS_SHOWN = 3

@@ -1,8 +1,8 @@
-"""Receivers of allauth's signals (connected in ``learners.apps``); each calls one service."""
+"""Receivers of allauth's signals (connected in ``NudgesConfig.ready``); each calls one service."""
 
 from __future__ import annotations
 
-from .services import nudge_welcome
+from .services.ledger import nudge_welcome
 
 
 def nudge_on_email_confirmed(sender, request, email_address, **kwargs) -> None:

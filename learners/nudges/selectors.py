@@ -10,10 +10,13 @@ from allauth.account.models import EmailAddress
 from django.db.models import Max
 
 from curriculum.models import Level
+from curriculum.rules import CurriculumRules
+from curriculum.selectors import curriculum_rules
 
-from ..models import Learner, Nudge, NudgeStatus
-from ..placement import CurriculumRules, Placement, place
-from ..selectors import curriculum_rules, learner_profile, progress_by_learner
+from ..models import Learner
+from ..placement import Placement, place
+from ..selectors import learner_profile, progress_by_learner
+from .models import Nudge
 from .rules import LearnerFacts
 
 FACT_FIELDS = (
@@ -104,13 +107,3 @@ def level_messages() -> dict[int, dict[str, str]]:
             "number", "name", "focus", "promise"
         )
     }
-
-
-def nudges_interrupted():
-    """Nudges left in ``sending``: the SMTP server may have accepted them, so they are never
-    resent by the machinery; an instructor decides."""
-    return (
-        Nudge.objects.filter(status=NudgeStatus.SENDING)
-        .select_related("learner__user")
-        .order_by("sending_started_at")
-    )

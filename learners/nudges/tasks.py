@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from .services import handoff, sending, sweep
 
 
 def retry_countdown(retries: int) -> float:
@@ -13,9 +13,9 @@ def retry_countdown(retries: int) -> float:
     return settings.NUDGE_RETRY_BASE_SECONDS * 2**retries
 
 
-@shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=services.MAX_ATTEMPTS)
+@shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=sending.MAX_ATTEMPTS)
 def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
-    report = services.nudges_send(nudge_ids=nudge_ids)
+    report = sending.nudges_send(nudge_ids=nudge_ids)
     totals = {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
     if self.request.is_eager:
         # No broker (the embedded default): retry in place, without waiting. (Celery's own
@@ -23,7 +23,7 @@ def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
         retries = 0
         while report.retry_ids and retries < self.max_retries:
             retries += 1
-            report = services.nudges_send(nudge_ids=report.retry_ids)
+            report = sending.nudges_send(nudge_ids=report.retry_ids)
             totals["sent"] += report.sent
             totals["skipped"] += report.skipped
             totals["failed"] += report.failed
@@ -35,10 +35,10 @@ def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
 
 @shared_task(name="nudges.sweep")
 def nudges_sweep() -> dict:
-    report = services.nudges_sweep()
+    report = sweep.nudges_sweep()
     return {"learners": report.learners, "chunks": report.chunks, "handed": report.handed}
 
 
 @shared_task(name="nudges.hand_pending")
 def nudges_hand_pending() -> int:
-    return services.nudges_hand_pending()
+    return handoff.nudges_hand_pending()

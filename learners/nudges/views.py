@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..models import Learner
 from .content import unsubscribe_learner_id
-from .services import learner_unsubscribe
+from .services.unsubscribe import learner_unsubscribe
 
 
 @csrf_exempt

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "pyramid_site",
     "curriculum",
     "learners",
+    "learners.nudges",
 ]
 
 MIDDLEWARE = [

@@ -25,9 +25,9 @@ from learners.models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
     User,
 )
+from learners.nudges.models import Nudge
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 
 CHANGELIST = "/admin/learners/learner/"
@@ -98,7 +98,7 @@ def test_instructors_group_has_least_privilege(db):
     assert ("learners", "change_learner") in perms
     assert ("learners", "add_moduleprogress") in perms
     assert ("learners", "add_cohort") in perms
-    assert ("learners", "view_nudge") in perms
+    assert ("nudges", "view_nudge") in perms
     assert ("curriculum", "change_tracklevel") in perms
     assert ("curriculum", "change_key") in perms
     assert ("learners", "delete_user") not in perms

@@ -11,7 +11,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from curriculum.models import Module, Track
-from learners.models import LevelChange, ModuleProgress, Nudge
+from learners.models import LevelChange, ModuleProgress
+from learners.nudges.models import Nudge
 from learners.selectors import dashboard_figures
 from tests.factories import LearnerFactory, UserFactory
 

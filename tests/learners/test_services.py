@@ -211,7 +211,7 @@ def test_recompute_levels_command(curriculum):
 def test_bulk_recompute_queues_one_level_up_nudge_per_level_reached(curriculum):
     from allauth.account.models import EmailAddress
 
-    from learners.models import Nudge
+    from learners.nudges.models import Nudge
 
     verified = LearnerFactory(engineer=True, annual_compensation=160_000, can_explain_concepts=True)
     EmailAddress.objects.create(

@@ -36,8 +36,9 @@ from curriculum.models import (
     Symptom,
     Track,
 )
-from learners.models import Cohort, LevelChange, Nudge, User
+from learners.models import Cohort, LevelChange, User
 from learners.nudges.content import unsubscribe_token
+from learners.nudges.models import Nudge
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 
 ACTORS = ("anon", "student", "other", "instructor", "superuser")
@@ -163,13 +164,20 @@ ADMIN_ROWS = [
         post=(*STAFF_ONLY, "404", "404"),
     ),
     Row(
-        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners)/$",
+        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
         f"/{ADMIN}learners/",
         get=(*STAFF_ONLY, "200", "200"),
         post=(*STAFF_ONLY, "200", "200"),
     ),
     Row(
-        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners)/$",
+        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
+        f"/{ADMIN}nudges/",
+        # The nudge ledger, read-only for instructors.
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, "200", "200"),
+    ),
+    Row(
+        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
         f"/{ADMIN}auth/",
         # Instructors hold no auth.* permission.
         get=(*STAFF_ONLY, "404", "200"),
@@ -323,7 +331,7 @@ ADMIN_MODELS = [
     AdminModel("learners", "cohort", "cohort", instructor="vacd", superuser="vacd"),
     AdminModel("learners", "learner", "student", instructor="vac", superuser="vacd"),
     AdminModel("learners", "levelchange", "level_change", instructor="v", superuser="vd"),
-    AdminModel("learners", "nudge", "nudge", instructor="v", superuser="v"),
+    AdminModel("nudges", "nudge", "nudge", instructor="v", superuser="v"),
 ]
 
 # The views every ModelAdmin has, with the permission each needs (GET, POST).

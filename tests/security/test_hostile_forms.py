@@ -19,9 +19,9 @@ from learners.models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
     available_timezones,
 )
+from learners.nudges.models import Nudge
 from learners.services import TRACK_FIELDS, assessment_errors, learner_recompute_level
 from tests.factories import (
     ENGINEER_ANSWERS,
@@ -520,7 +520,7 @@ def test_the_students_pages_never_show_their_name_unescaped(client, hostile, pat
         ("admin:learners_learner_changelist", ""),
         ("admin:learners_learner_changelist", "?q=alert"),
         ("admin:learners_learner_change", ""),
-        ("admin:learners_nudge_changelist", ""),
+        ("admin:nudges_nudge_changelist", ""),
         ("admin:learners_levelchange_changelist", ""),
         ("admin:learners_cohort_changelist", ""),
         ("admin:learners_user_changelist", ""),

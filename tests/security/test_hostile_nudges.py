@@ -15,15 +15,16 @@ from hypothesis import strategies as st
 
 from curriculum.models import Key, Level
 from curriculum.selectors import curriculum_rules
-from learners.models import Learner, Nudge, NudgeKind, NudgeStatus
+from learners.models import Learner
 from learners.nudges.content import (
     UNSUBSCRIBE_SALT,
     nudge_context,
     nudge_message,
     unsubscribe_token,
 )
+from learners.nudges.models import Nudge, NudgeKind, NudgeStatus
 from learners.nudges.selectors import level_messages
-from learners.nudges.services import nudges_send
+from learners.nudges.services.sending import nudges_send
 from learners.selectors import learner_placement
 from tests.factories import LearnerFactory
 

@@ -27,9 +27,9 @@ from learners.models import (
     Learner,
     LevelChange,
     ModuleProgress,
-    Nudge,
     User,
 )
+from learners.nudges.models import Nudge
 from learners.roster import COLUMNS, EXPORT_COLUMNS, FORMULA_STARTS, roster_export, roster_import
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 

@@ -9,10 +9,10 @@ import pytest
 from django.core.mail.backends.smtp import EmailBackend
 from django.db import connections
 
-from learners.models import Nudge, NudgeStatus
-from learners.nudges import services
-from learners.nudges.selectors import nudges_interrupted
-from learners.nudges.services import nudges_hand_pending, nudges_send, nudges_sweep
+from learners.nudges.models import Nudge, NudgeStatus
+from learners.nudges.services.handoff import nudges_hand_pending
+from learners.nudges.services.sending import MAX_ATTEMPTS, nudges_send
+from learners.nudges.services.sweep import nudges_sweep
 from learners.nudges.tasks import nudges_send_chunk, retry_countdown
 
 from .conftest import free_port, make_learner
@@ -53,9 +53,9 @@ def test_smtp_refusing_every_time_ends_failed_with_the_error(smtp_server):
     nudges_send_chunk.apply(args=[ids])
 
     assert smtp_server.messages == []
-    assert smtp_server.refused == 2 * services.MAX_ATTEMPTS
+    assert smtp_server.refused == 2 * MAX_ATTEMPTS
     for nudge in Nudge.objects.all():
-        assert (nudge.status, nudge.attempts) == (NudgeStatus.FAILED, services.MAX_ATTEMPTS)
+        assert (nudge.status, nudge.attempts) == (NudgeStatus.FAILED, MAX_ATTEMPTS)
         assert "451" in nudge.last_error
     # A failed row is not picked up again.
     assert nudges_hand_pending(now=NOW + timedelta(days=1)) == 0
@@ -123,7 +123,7 @@ def test_a_send_interrupted_after_the_server_accepted_is_never_sent_again(
     assert len(smtp_server.messages) == 3
     assert len(set(smtp_server.recipients())) == 3
     # It waits for an instructor.
-    assert [n.pk for n in nudges_interrupted()] == [first]
+    assert [n.pk for n in Nudge.objects.filter(status=NudgeStatus.SENDING)] == [first]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

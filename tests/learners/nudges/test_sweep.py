@@ -17,8 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from curriculum.models import Track
-from learners.models import Nudge, User
-from learners.nudges.services import nudge_send_now, nudges_hand_pending, nudges_sweep
+from learners.models import User
+from learners.nudges.models import Nudge
+from learners.nudges.services.handoff import nudges_hand_pending
+from learners.nudges.services.ledger import nudge_send_now
+from learners.nudges.services.sweep import nudges_sweep
 from learners.nudges.tasks import nudges_send_chunk
 from learners.services import learner_update_profile
 from tests.factories import engineer_answers

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from learners.models import Learner, Nudge, NudgeStatus
+from learners.models import Learner
 from learners.nudges.content import unsubscribe_token, unsubscribe_url
+from learners.nudges.models import Nudge, NudgeStatus
 
 from .conftest import make_learner
 

@@ -15,8 +15,9 @@ from django.test import Client
 from django.utils import timezone
 
 from curriculum.models import Track
-from learners.models import Nudge, NudgeStatus
-from learners.nudges.services import nudges_hand_pending, nudges_sweep
+from learners.nudges.models import Nudge, NudgeStatus
+from learners.nudges.services.handoff import nudges_hand_pending
+from learners.nudges.services.sweep import nudges_sweep
 from learners.services import learner_update_profile
 from tests.factories import engineer_answers
 

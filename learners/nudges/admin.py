@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import (
-    Nudge,
-)
+from .models import Nudge
 
 
 @admin.register(Nudge)

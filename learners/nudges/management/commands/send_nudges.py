@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from learners.nudges.rules import KINDS
-from learners.nudges.services import nudges_sweep
+from learners.nudges.services.sweep import nudges_sweep
 
 
 def parse_moment(value: str) -> datetime:

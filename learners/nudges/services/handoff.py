@@ -1,0 +1,88 @@
+"""Handing ledger rows to workers: after commit, and again by the frequent pass."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from ..models import Nudge, NudgeStatus
+
+logger = logging.getLogger(__name__)
+
+# The frequent pass hands again a pending row handed this long ago (its task was lost).
+HAND_AGAIN_AFTER = timedelta(hours=1)
+# ...and leaves alone a row created a moment ago, which its creator is handing right now.
+HAND_GRACE = timedelta(minutes=1)
+
+
+class Handoff:
+    """Hands lists of nudge ids to a worker after commit; remembers a broker outage so a
+    sweep stops trying (the frequent pass hands those rows once the broker is back)."""
+
+    def __init__(self) -> None:
+        self.broker_down = False
+        self.handed = 0
+        self.not_handed = 0
+
+    def on_commit(self, nudge_ids: list[int]) -> None:
+        if nudge_ids:
+            transaction.on_commit(lambda: self.hand(nudge_ids))
+
+    def hand(self, nudge_ids: list[int]) -> bool:
+        if self.broker_down or not nudges_hand(nudge_ids=nudge_ids):
+            self.broker_down = True
+            self.not_handed += 1
+            return False
+        self.handed += 1
+        return True
+
+
+def nudges_hand(*, nudge_ids: list[int]) -> bool:
+    """Publish one chunk task; on success stamp ``handed_at``.
+
+    Celery's ``delay_on_commit`` would raise from inside the commit hook when Redis is
+    down, failing the web request that created the nudge; instead the error is logged
+    and the rows stay pending with ``handed_at`` empty for the frequent pass.
+    """
+    from ..tasks import nudges_send_chunk
+
+    try:
+        nudges_send_chunk.delay(list(nudge_ids))
+    except OperationalError as exc:
+        logger.warning(
+            "Broker unreachable; %d nudges left for the next pass: %s", len(nudge_ids), exc
+        )
+        return False
+    Nudge.objects.filter(pk__in=nudge_ids).update(handed_at=timezone.now())
+    return True
+
+
+def nudges_hand_pending(*, now: datetime | None = None, chunk_size: int | None = None) -> int:
+    """The frequent pass: hand to workers pending rows that never reached one (the broker
+    was down) or were handed long ago. Rows in ``sending`` are left alone. Returns how many
+    rows were handed."""
+    now = now or timezone.now()
+    chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
+    ids = list(
+        Nudge.objects.filter(
+            Q(handed_at__isnull=True, created_at__lte=now - HAND_GRACE)
+            | Q(handed_at__lte=now - HAND_AGAIN_AFTER),
+            status=NudgeStatus.PENDING,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    handoff = Handoff()
+    handed = 0
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        if not handoff.hand(chunk):
+            break
+        handed += len(chunk)
+    return handed
