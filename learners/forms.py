@@ -1,4 +1,5 @@
-"""The self-assessment form: validates what a learner typed, in their words."""
+"""The self-assessment form: its questions come from ``learners.assessment``, their wording
+from the curriculum as instructors edit it."""
 
 from __future__ import annotations
 
@@ -8,69 +9,48 @@ from django.utils.html import format_html
 
 from curriculum.models import SelfAssessmentQuestion, Track
 
-from .models import Learner, SeenAs, available_timezones
-from .services import OPTIONAL_FIELDS, TRACK_FIELDS
-
-MAX_AMOUNT = 1_000_000_000
-
-# Which field answers which of the document's questions ("Ask yourself", by order), so the
-# wording comes from the curriculum as instructors edit it. Fields without a question (and
-# the founders' question 2, which the site works out itself) keep their plain labels.
-QUESTION_FIELDS = {
-    "engineer": {
-        1: "annual_compensation",
-        2: "can_implement_from_scratch",
-        3: "deployed_at_scale",
-        4: "seen_as",
-        5: "leads_initiatives",
-    },
-    "founder": {
-        1: "monthly_api_cost",
-        3: "owns_model_weights",
-        4: "replicable_by_competitors",
-        5: "investor_fundable",
-    },
-}
-FOUNDER_SHARE_QUESTION = 2
-
-# The "prefer not to say" box of each optional amount.
-UNDISCLOSED = {name: f"{name}_undisclosed" for name in OPTIONAL_FIELDS}
+from . import assessment
+from .assessment import Kind, Question
+from .models import Learner, available_timezones
 
 
-class AmountField(forms.IntegerField):
-    """Whole US dollars; "160,000" and "$160000" are read as 160000."""
+def undisclosed(name: str) -> str:
+    """The "prefer not to say" box of an optional amount."""
+    return f"{name}_undisclosed"
+
+
+class AmountField(forms.CharField):
+    """Whole US dollars as people write them ("160,000", "$160000"), read by the same
+    parser as the roster's."""
 
     widget = forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"})
-    default_error_messages = {
-        "invalid": "Enter a whole number of US dollars, for example 160000.",
-        "min_value": "The amount cannot be negative.",
-        "max_value": "That is more than $1,000,000,000. Please check the figure.",
-    }
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(min_value=0, max_value=MAX_AMOUNT, required=False, **kwargs)
-
-    def widget_attrs(self, widget):
-        # Bounds are checked on the server with the messages above, not by the browser.
-        attrs = super().widget_attrs(widget)
-        attrs.pop("min", None)
-        attrs.pop("max", None)
-        return attrs
+        super().__init__(required=False, **kwargs)
 
     def to_python(self, value):
-        if isinstance(value, str):
-            value = value.strip().replace(",", "").replace("$", "").replace(" ", "")
-        return super().to_python(value)
+        text = super().to_python(value)
+        try:
+            return assessment.parse_amount(text)
+        except assessment.AnswerError as error:
+            raise ValidationError(str(error), code="invalid") from error
 
 
-def _yes_no(label: str, yes: str = "Yes", no: str = "No") -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(
-        label=label,
-        choices=[("yes", yes), ("no", no)],
-        coerce=lambda value: value == "yes",
-        empty_value=None,
-        required=False,
-        widget=forms.RadioSelect,
+def answer_field(question: Question) -> forms.Field:
+    """The form field of a question (the curriculum's wording is set per form)."""
+    if question.kind is Kind.AMOUNT:
+        return AmountField(label=question.label)
+    if question.kind is Kind.YES_NO:
+        return forms.TypedChoiceField(
+            label=question.label,
+            choices=[("yes", question.yes), ("no", question.no)],
+            coerce=lambda value: value == "yes",
+            empty_value=None,
+            required=False,
+            widget=forms.RadioSelect,
+        )
+    return forms.ChoiceField(
+        label=question.label, choices=question.choices, required=False, widget=forms.RadioSelect
     )
 
 
@@ -86,36 +66,6 @@ class SelfAssessmentForm(forms.Form):
             "invalid_choice": "Choose one of the tracks listed.",
         },
     )
-
-    # Engineers.
-    annual_compensation = AmountField(label="Annual total compensation")
-    annual_compensation_undisclosed = forms.BooleanField(label="Prefer not to say", required=False)
-    can_explain_concepts = _yes_no("Can you explain how MoE, MLA and FP8 work?")
-    can_implement_from_scratch = _yes_no("Can you implement MoE or MLA from scratch?")
-    deployed_at_scale = _yes_no("Have you deployed a production system at scale?")
-    seen_as = forms.ChoiceField(
-        label="How do interviewers see you?",
-        choices=SeenAs.choices,
-        required=False,
-        widget=forms.RadioSelect,
-    )
-    leads_initiatives = _yes_no(
-        "Do you lead AI initiatives?", yes="I lead initiatives", no="I mostly use APIs"
-    )
-
-    # Founders.
-    monthly_recurring_revenue = AmountField(
-        label="Monthly recurring revenue (MRR)",
-        help_text="In US dollars; enter 0 if you have no revenue yet.",
-    )
-    monthly_api_cost = AmountField(label="Monthly API costs")
-    monthly_api_cost_undisclosed = forms.BooleanField(label="Prefer not to say", required=False)
-    owns_model_weights = _yes_no(
-        "Do you own model weights?", yes="I own model weights", no="I rent capability"
-    )
-    replicable_by_competitors = _yes_no("Could competitors replicate your product?")
-    investor_fundable = _yes_no("Would investors fund your own technology?")
-
     timezone = forms.ChoiceField(
         label="Your time zone",
         help_text="Emails arrive in the morning of this time zone.",
@@ -135,37 +85,45 @@ class SelfAssessmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
         self.tracks = list(self.fields["track"].queryset)
-        questions = {
+        metrics = {track.slug: track.currency_metric for track in self.tracks}
+        wording = {
             (q.track.slug, q.order): q.text
             for q in SelfAssessmentQuestion.objects.select_related("track")
         }
-        for track in self.tracks:
-            for order, name in QUESTION_FIELDS.get(track.slug, {}).items():
-                if (track.slug, order) in questions:
-                    self.fields[name].label = questions[(track.slug, order)]
+        for question in assessment.QUESTIONS:
+            field = self.fields[question.name] = answer_field(question)
+            field.label = wording.get((question.track, question.document_question), field.label)
             # Help texts are shown as HTML: escape the curriculum's words (instructors edit them).
-            if track.slug == "engineer":
-                self.fields["annual_compensation"].help_text = format_html(
-                    "Your {} in US dollars, a whole number.", track.currency_metric
+            if question.help_text:
+                field.help_text = format_html(
+                    question.help_text.replace("{metric}", "{}"), metrics.get(question.track, "")
                 )
-            if track.slug == "founder" and ("founder", FOUNDER_SHARE_QUESTION) in questions:
-                self.fields["monthly_api_cost"].help_text = format_html(
-                    "In US dollars. {} We work that out for you from your MRR and API costs.",
-                    questions[("founder", FOUNDER_SHARE_QUESTION)],
+            if question.optional:
+                self.fields[undisclosed(question.name)] = forms.BooleanField(
+                    label="Prefer not to say", required=False
                 )
+        last = ["timezone", "nudges_enabled"]
+        self.order_fields([*(name for name in self.fields if name not in last), *last])
+        share = wording.get(("founder", assessment.FOUNDER_SHARE_QUESTION))
+        if share:
+            self.fields["monthly_api_cost"].help_text = format_html(
+                "{} {} We work that out for you from your MRR and API costs.",
+                self.fields["monthly_api_cost"].help_text,
+                share,
+            )
 
     @classmethod
     def for_learner(cls, learner: Learner, data=None) -> SelfAssessmentForm:
         initial = {"timezone": learner.timezone, "nudges_enabled": learner.nudges_enabled}
         if learner.has_assessment and learner.track is not None:
             initial["track"] = learner.track.slug
-            for name in TRACK_FIELDS.get(learner.track.slug, ()):
-                value = getattr(learner, name)
+            for question in assessment.questions_of(learner.track.slug):
+                value = getattr(learner, question.name)
                 if isinstance(value, bool):
                     value = "yes" if value else "no"
-                initial[name] = value
-                if name in UNDISCLOSED:
-                    initial[UNDISCLOSED[name]] = value is None
+                initial[question.name] = value
+                if question.optional:
+                    initial[undisclosed(question.name)] = value is None
         return cls(data=data, initial=initial)
 
     def track_groups(self) -> list[tuple[Track, list[forms.BoundField]]]:
@@ -173,10 +131,10 @@ class SelfAssessmentForm(forms.Form):
         groups = []
         for track in self.tracks:
             names = []
-            for name in TRACK_FIELDS.get(track.slug, ()):
-                names.append(name)
-                if name in UNDISCLOSED:
-                    names.append(UNDISCLOSED[name])
+            for question in assessment.questions_of(track.slug):
+                names.append(question.name)
+                if question.optional:
+                    names.append(undisclosed(question.name))
             groups.append((track, [self[name] for name in names]))
         return groups
 
@@ -185,36 +143,37 @@ class SelfAssessmentForm(forms.Form):
         track = data.get("track")
         if track is None:
             return data
-        mine = TRACK_FIELDS.get(track.slug, ())
         # Only the chosen track's questions count: whatever the other group holds (it is on
         # the page when JavaScript is off) is neither validated nor kept.
-        for other in (t for t in TRACK_FIELDS if t != track.slug):
-            for name in TRACK_FIELDS[other]:
-                for field in (name, UNDISCLOSED.get(name)):
-                    if field:
-                        self._errors.pop(field, None)
-                        data.pop(field, None)
-        for name in mine:
-            if name in self._errors:
-                continue
-            value = data.get(name)
-            if name in UNDISCLOSED:
-                undisclosed = data.get(UNDISCLOSED[name])
-                if undisclosed and value is not None:
-                    self.add_error(name, "Leave the amount empty when you prefer not to say.")
-                elif not undisclosed and value is None:
-                    self.add_error(name, "Enter the amount, or tick “Prefer not to say”.")
-            elif value is None or value == "":
-                if name == "monthly_recurring_revenue":
-                    self.add_error(name, "Enter your MRR in US dollars (0 if pre-revenue).")
-                else:
-                    self.add_error(name, "Please answer this question.")
+        for question in assessment.QUESTIONS:
+            if question.track != track.slug:
+                for name in (question.name, undisclosed(question.name)):
+                    self._errors.pop(name, None)
+                    data.pop(name, None)
+        for question in assessment.questions_of(track.slug):
+            if question.optional and question.name not in self._errors:
+                value, box = data.get(question.name), data.get(undisclosed(question.name))
+                if box and value is not None:
+                    self.add_error(
+                        question.name, "Leave the amount empty when you prefer not to say."
+                    )
+                elif not box and value is None:
+                    self.add_error(question.name, "Enter the amount, or tick “Prefer not to say”.")
+        answers = self.answers()
+        for name, message in assessment.assessment_errors(
+            track.slug, answers, track_name=track.name
+        ).items():
+            if name not in self._errors:
+                self.add_error(name if name in self.fields else None, message)
         return data
 
     def answers(self) -> dict:
-        """The chosen track's answers, as ``learner_update_profile`` takes them."""
+        """The chosen track's answers, as ``learner_set_assessment`` takes them."""
         track = self.cleaned_data["track"]
-        return {name: self.cleaned_data.get(name) for name in TRACK_FIELDS.get(track.slug, ())}
+        return {
+            question.name: self.cleaned_data.get(question.name)
+            for question in assessment.questions_of(track.slug)
+        }
 
     def add_service_errors(self, error: ValidationError) -> None:
         """Errors the service found (it checks again) shown next to their fields."""

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
+from .assessment import QUESTIONS, Kind, Question
+
 
 class UserManager(DjangoUserManager):
     """Users log in with their email address; there is no username."""
@@ -82,11 +84,6 @@ class Cohort(models.Model):
         return self.name
 
 
-class SeenAs(models.TextChoices):
-    ARCHITECT = "architect", "Production architect"
-    INTEGRATOR = "integrator", "API integrator"
-
-
 class Learner(models.Model):
     """The learner profile: one per user, with the self-assessment answers."""
 
@@ -101,19 +98,8 @@ class Learner(models.Model):
     nudges_enabled = models.BooleanField(default=True)
     assessment_submitted_at = models.DateTimeField(null=True, blank=True)
 
-    # Engineer answers.
-    annual_compensation = models.PositiveBigIntegerField(null=True, blank=True)
-    can_explain_concepts = models.BooleanField(null=True, blank=True)
-    can_implement_from_scratch = models.BooleanField(null=True, blank=True)
-    deployed_at_scale = models.BooleanField(null=True, blank=True)
-    seen_as = models.CharField(max_length=16, choices=SeenAs.choices, blank=True)
-    leads_initiatives = models.BooleanField(null=True, blank=True)
-    # Founder answers.
-    monthly_recurring_revenue = models.PositiveBigIntegerField(null=True, blank=True)
-    monthly_api_cost = models.PositiveBigIntegerField(null=True, blank=True)
-    owns_model_weights = models.BooleanField(null=True, blank=True)
-    replicable_by_competitors = models.BooleanField(null=True, blank=True)
-    investor_fundable = models.BooleanField(null=True, blank=True)
+    # The self-assessment's answers: one field per question of learners.assessment,
+    # added below the class.
 
     # Kept from the placement rule so that lists can filter and count by level.
     level = models.PositiveSmallIntegerField(
@@ -144,6 +130,19 @@ class Learner(models.Model):
     @property
     def has_assessment(self) -> bool:
         return self.assessment_submitted_at is not None
+
+
+def _answer_field(question: Question) -> models.Field:
+    if question.kind is Kind.AMOUNT:
+        return models.PositiveBigIntegerField(null=True, blank=True)
+    if question.kind is Kind.YES_NO:
+        return models.BooleanField(null=True, blank=True)
+    return models.CharField(max_length=16, choices=question.choices, blank=True)
+
+
+# A new question is one declaration in learners.assessment plus a migration.
+for _question in QUESTIONS:
+    Learner.add_to_class(_question.name, _answer_field(_question))
 
 
 class CompletionSource(models.TextChoices):

@@ -8,31 +8,29 @@ from the database; ``learners.services`` writes the result.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from decimal import Decimal
 
 from curriculum.rules import BandRule, CurriculumRules, KeyRule, TrackRules
 
+from .assessment import QUESTIONS, blank
+
 MAX_LEVEL = 4
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The self-assessment. ``submitted`` False means none of the answers count yet."""
-
-    track: str | None = None
-    submitted: bool = False
-    annual_compensation: int | None = None
-    can_explain_concepts: bool | None = None
-    can_implement_from_scratch: bool | None = None
-    deployed_at_scale: bool | None = None
-    seen_as: str = ""
-    leads_initiatives: bool | None = None
-    monthly_recurring_revenue: int | None = None
-    monthly_api_cost: int | None = None
-    owns_model_weights: bool | None = None
-    replicable_by_competitors: bool | None = None
-    investor_fundable: bool | None = None
+# The self-assessment as the rule reads it: ``track``, ``submitted`` (False means none of the
+# answers count yet) and one attribute per question of ``learners.assessment``, blank by
+# default. Derived from the questions, so a new question needs no edit here.
+Profile = make_dataclass(
+    "Profile",
+    [
+        ("track", "str | None", field(default=None)),
+        ("submitted", bool, field(default=False)),
+        *((question.name, object, field(default=blank(question.name))) for question in QUESTIONS),
+    ],
+    frozen=True,
+)
+Profile.__module__ = __name__  # make_dataclass would name the dataclasses module
 
 
 @dataclass(frozen=True)

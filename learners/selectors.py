@@ -14,6 +14,7 @@ from curriculum.models import Level, Module, Track
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules
 
+from . import assessment
 from .models import (
     KeyCompletion,
     Learner,
@@ -23,20 +24,6 @@ from .models import (
 from .nudges.models import Nudge, NudgeKind, NudgeStatus
 from .placement import Placement, Profile, Progress, place
 
-PROFILE_FIELDS = (
-    "annual_compensation",
-    "can_explain_concepts",
-    "can_implement_from_scratch",
-    "deployed_at_scale",
-    "seen_as",
-    "leads_initiatives",
-    "monthly_recurring_revenue",
-    "monthly_api_cost",
-    "owns_model_weights",
-    "replicable_by_competitors",
-    "investor_fundable",
-)
-
 
 def learner_profile(learner: Learner, track_slug: str | None = None) -> Profile:
     """The placement inputs of a learner. ``track_slug`` saves a query when known."""
@@ -45,7 +32,7 @@ def learner_profile(learner: Learner, track_slug: str | None = None) -> Profile:
     return Profile(
         track=track_slug,
         submitted=learner.assessment_submitted_at is not None,
-        **{name: getattr(learner, name) for name in PROFILE_FIELDS},
+        **{name: getattr(learner, name) for name in assessment.FIELDS},
     )
 
 
@@ -86,10 +73,6 @@ def learner_placement(
     if progress is None:
         progress = learner_progress(learner)
     return place(curriculum, learner_profile(learner), progress)
-
-
-def learners_with_track():
-    return Learner.objects.select_related("user", "track", "cohort")
 
 
 # --- Instructor dashboard (admin) -------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from django.utils import timezone
 from curriculum.models import Key, Module, Track
 from curriculum.selectors import curriculum_rules
 
+from . import assessment
 from .models import (
     CompletionSource,
     KeyCompletion,
@@ -26,29 +28,10 @@ from .models import (
 from .nudges.services.ledger import nudge_level_up, nudges_level_up_many
 from .placement import CurriculumRules, Placement, Profile, place
 from .selectors import (
-    PROFILE_FIELDS,
     learner_profile,
     learner_progress,
     progress_by_learner,
 )
-
-ENGINEER_FIELDS = (
-    "annual_compensation",
-    "can_explain_concepts",
-    "can_implement_from_scratch",
-    "deployed_at_scale",
-    "seen_as",
-    "leads_initiatives",
-)
-FOUNDER_FIELDS = (
-    "monthly_recurring_revenue",
-    "monthly_api_cost",
-    "owns_model_weights",
-    "replicable_by_competitors",
-    "investor_fundable",
-)
-TRACK_FIELDS = {"engineer": ENGINEER_FIELDS, "founder": FOUNDER_FIELDS}
-OPTIONAL_FIELDS = {"annual_compensation", "monthly_api_cost"}
 
 
 def learners_touch(*, learner_ids: Iterable[int]) -> None:
@@ -98,58 +81,67 @@ def learner_ensure(*, user: User, **fields) -> Learner:
     return learner
 
 
-def assessment_errors(track: Track | None, answers: dict) -> dict[str, str]:
-    """Why these answers cannot be a submitted self-assessment (empty when they can)."""
-    if track is None:
-        return {"track": "Choose a track."}
-    errors: dict[str, str] = {}
-    mine = TRACK_FIELDS.get(track.slug, ())
-    for name in PROFILE_FIELDS:
-        value = answers.get(name)
-        blank = value is None or value == ""
-        if name in mine and blank and name not in OPTIONAL_FIELDS:
-            errors[name] = "This question needs an answer."
-        if name not in mine and not blank:
-            errors[name] = f"This question is not part of the {track.name} track."
-    return errors
+def assessment_check(*, track: Track | None, answers: dict) -> None:
+    """Raise ValidationError, by field, unless ``answers`` are a whole self-assessment of
+    ``track`` (the rule and its messages: ``learners.assessment.assessment_errors``)."""
+    errors = assessment.assessment_errors(
+        track.slug if track else None, answers, track_name=track.name if track else ""
+    )
+    if errors:
+        raise ValidationError(errors)
+
+
+def assessment_apply(
+    learner: Learner, *, track: Track | None, answers: dict, submitted: bool, now: datetime
+) -> list[str]:
+    """Put a self-assessment on ``learner`` in memory (the caller saves, one row or many):
+    the track, its answers, the other track's answers cleared, the time it was first
+    submitted. ``submitted=False`` clears every answer. Returns the fields that changed."""
+    values = (
+        assessment.assessment_answers(track.slug if track else None, answers)
+        if submitted
+        else assessment.cleared_answers()
+    )
+    values["assessment_submitted_at"] = (
+        (learner.assessment_submitted_at or now) if submitted else None
+    )
+    changed = []
+    if learner.track_id != (track.pk if track else None):
+        learner.track = track
+        changed.append("track")
+    for name, value in values.items():
+        if getattr(learner, name) != value:
+            setattr(learner, name, value)
+            changed.append(name)
+    return changed
 
 
 @transaction.atomic
-def learner_update_profile(
+def learner_set_assessment(
     *,
     learner: Learner,
     track: Track | None,
     answers: dict,
+    submitted: bool = True,
     timezone_name: str | None = None,
     nudges_enabled: bool | None = None,
-    cohort=None,
-    submitted: bool = True,
-    now=None,
+    now: datetime | None = None,
 ) -> Recomputed:
-    """Save a self-assessment (or clear it with ``submitted=False``) and recompute the level.
+    """Save a self-assessment (or clear it with ``submitted=False``), with the learner's
+    time zone and nudge choice when given, and recompute the level.
 
-    Raises ValidationError (nothing saved) when answers are missing or belong to the other
-    track.
+    Raises ValidationError (nothing saved) when the answers are not a whole self-assessment
+    of the track.
     """
     if submitted:
-        errors = assessment_errors(track, answers)
-        if errors:
-            raise ValidationError(errors)
+        assessment_check(track=track, answers=answers)
     learner = Learner.objects.select_for_update().get(pk=learner.pk)
-    learner.track = track
-    for name in PROFILE_FIELDS:
-        value = answers.get(name) if submitted else None
-        setattr(learner, name, "" if name == "seen_as" and value is None else value)
+    now = now or timezone.now()
+    assessment_apply(learner, track=track, answers=answers, submitted=submitted, now=now)
     if timezone_name is not None:
         learner.timezone = timezone_name
     if nudges_enabled is not None:
         learner.nudges_enabled = nudges_enabled
-    if cohort is not None:
-        learner.cohort = cohort
-    now = now or timezone.now()
-    learner.assessment_submitted_at = (
-        (learner.assessment_submitted_at or now) if submitted else None
-    )
     learner.last_activity_at = now
     learner.full_clean(exclude=["user"])
     learner.save()
@@ -305,7 +297,7 @@ def learners_recompute(
         Learner.objects.order_by("pk")
         .select_for_update(of=("self",))
         .select_related("track")
-        .only(*columns, *PROFILE_FIELDS)
+        .only(*columns, *assessment.FIELDS)
     )
     ids = sorted(set(learner_ids)) if learner_ids is not None else None
     last_pk = 0

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from curriculum.selectors import curriculum_rules
 
+from .. import assessment
 from ..models import (
     CompletionSource,
     KeyCompletion,
@@ -27,11 +28,10 @@ from ..nudges.models import Nudge
 from ..nudges.services.ledger import nudge_send_now
 from ..roster import roster_export
 from ..selectors import (
-    PROFILE_FIELDS,
     learner_list_figures,
     learner_placement,
 )
-from ..services import assessment_errors, key_set_done, learner_recompute_level, module_set_done
+from ..services import key_set_done, learner_set_assessment, module_set_done
 from ..tasks import recompute_learners_task
 from .filters import (
     CompletedModuleFilter,
@@ -166,7 +166,7 @@ class LearnerAdminForm(forms.ModelForm):
 
     class Meta:
         model = Learner
-        fields = ("user", "track", "cohort", "timezone", "nudges_enabled", *PROFILE_FIELDS)
+        fields = ("user", "track", "cohort", "timezone", "nudges_enabled", *assessment.FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,12 +179,15 @@ class LearnerAdminForm(forms.ModelForm):
         if self.errors:
             return data
         if data.get("assessment_submitted"):
-            for name, message in assessment_errors(data.get("track"), data).items():
+            track = data.get("track")
+            for name, message in assessment.assessment_errors(
+                track.slug if track else None, data, track_name=track.name if track else ""
+            ).items():
                 self.add_error(name if name in self.fields else None, message)
-        else:
-            for name in PROFILE_FIELDS:
-                data[name] = "" if name == "seen_as" else None
         return data
+
+    def answers(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in assessment.FIELDS}
 
 
 @admin.register(Learner)
@@ -233,7 +236,7 @@ class LearnerAdmin(admin.ModelAdmin):
         ("Placement", {"fields": ("placement", "level", "level_changed_at")}),
         (
             "Self-assessment",
-            {"fields": ("assessment_submitted", "assessment_submitted_at", *PROFILE_FIELDS)},
+            {"fields": ("assessment_submitted", "assessment_submitted_at", *assessment.FIELDS)},
         ),
         ("Activity", {"fields": ("last_activity_at", "created_at")}),
     )
@@ -324,13 +327,16 @@ class LearnerAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change) -> None:
-        submitted = form.cleaned_data.get("assessment_submitted")
-        if not submitted:
-            obj.assessment_submitted_at = None
-        elif obj.assessment_submitted_at is None:
-            obj.assessment_submitted_at = timezone.now()
+        # The answers go through the one write path (it clears the other track's answers,
+        # stamps the submission and recomputes the level).
         super().save_model(request, obj, form, change)
-        learner_recompute_level(learner=obj)
+        learner_set_assessment(
+            learner=obj,
+            track=obj.track,
+            answers=form.answers(),
+            submitted=bool(form.cleaned_data.get("assessment_submitted")),
+        )
+        obj.refresh_from_db()
 
     def save_formset(self, request, form, formset, change) -> None:
         setters = {

@@ -23,7 +23,7 @@ from learners.nudges.services.handoff import nudges_hand_pending
 from learners.nudges.services.ledger import nudge_send_now
 from learners.nudges.services.sweep import nudges_sweep
 from learners.nudges.tasks import nudges_send_chunk
-from learners.services import learner_update_profile
+from learners.services import learner_set_assessment
 from tests.factories import engineer_answers
 
 from .conftest import bulk_learners, make_learner
@@ -183,10 +183,10 @@ def test_a_level_up_sends_one_email_for_the_level_reached(
     engineer = Track.objects.get(slug="engineer")
     answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
-        result = learner_update_profile(learner=learner, track=engineer, answers=answers)
+        result = learner_set_assessment(learner=learner, track=engineer, answers=answers)
     assert result.went_up
     with django_capture_on_commit_callbacks(execute=True):
-        learner_update_profile(learner=learner, track=engineer, answers=answers)  # no change
+        learner_set_assessment(learner=learner, track=engineer, answers=answers)  # no change
 
     level = result.placement.level
     messages = smtp_server.to(learner.user.email)
@@ -200,7 +200,7 @@ def test_no_level_up_email_to_an_opted_out_learner(smtp_server, django_capture_o
     learner = make_learner(engineer=False, nudges_enabled=False)
     answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
-        result = learner_update_profile(
+        result = learner_set_assessment(
             learner=learner, track=Track.objects.get(slug="engineer"), answers=answers
         )
     assert result.went_up

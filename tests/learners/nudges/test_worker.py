@@ -18,7 +18,7 @@ from curriculum.models import Track
 from learners.nudges.models import Nudge, NudgeStatus
 from learners.nudges.services.handoff import nudges_hand_pending
 from learners.nudges.services.sweep import nudges_sweep
-from learners.services import learner_update_profile
+from learners.services import learner_set_assessment
 from tests.factories import engineer_answers
 
 from .conftest import broker, free_port, make_learner
@@ -113,7 +113,7 @@ def test_redis_down_at_level_up_the_call_succeeds_and_the_pass_sends_it_later(
     answers = engineer_answers()
     closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with broker(closed):
-        result = learner_update_profile(
+        result = learner_set_assessment(
             learner=learner, track=Track.objects.get(slug="engineer"), answers=answers
         )
     assert result.went_up
