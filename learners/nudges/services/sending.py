@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -36,10 +37,10 @@ class SendReport:
 def nudges_send(*, nudge_ids: list[int]) -> SendReport:
     """Send a chunk of nudges over one SMTP connection.
 
-    Each row is claimed (pending -> sending) right before its message goes out, just after
-    the previous message is recorded as sent, so a row handed twice, or to two workers at
-    once, is sent once, and a worker killed at any moment leaves at most one row in
-    ``sending``. (Claiming a batch of rows at once saved commits, but a worker killed
+    Each row is claimed (pending -> sending) right before its message goes out, in the
+    commit that records the previous message as sent, so a row handed twice, or to two
+    workers at once, is sent once, and a worker killed at any moment leaves at most one row
+    in ``sending``. (Claiming a batch of rows at once saved commits, but a worker killed
     mid-batch left the batch's unsent rows in ``sending`` for good.) Rows the SMTP server
     refused go back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
     """
@@ -120,11 +121,15 @@ def _send_each(
     failed_ids: list[int] = []
     try:
         for nudge, message in messages:
-            # Record the previous message as sent before claiming the next row, so at most
-            # one row is ever in ``sending`` for this worker.
-            report.sent += _mark_sent(accepted)
+            # The previous message recorded as sent and the next row claimed in one commit
+            # (one disk flush per email, not two): a worker killed at any moment has at most
+            # one row in ``sending``.
+            with transaction.atomic():
+                marked = _mark_sent(accepted)
+                mine = _claim(nudge.pk)
+            report.sent += marked
             accepted = []
-            if not _claim(nudge.pk):
+            if not mine:
                 continue  # another worker has it
             try:
                 smtp.send_messages([message])
