@@ -212,10 +212,35 @@ class SymptomAdmin(admin.ModelAdmin):
 
 @admin.register(SuccessMetric)
 class SuccessMetricAdmin(admin.ModelAdmin):
-    list_display = ("track", "transition", "order", "text")
+    """The document's success metrics; a metric with an income gate holds learners below
+    its transition until their figure reaches it (placement: recomputed on change)."""
+
+    list_display = ("track", "transition", "order", "text", "gate_amount")
     list_display_links = ("text",)
     list_filter = ("track", "from_level")
     list_select_related = ("track", "from_level")
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        placement_fields = {"gate_amount", "track", "from_level"} & set(form.changed_data)
+        if obj.gate_amount is None and "gate_amount" not in form.changed_data:
+            return  # no income condition before or after
+        if not change or placement_fields:
+            # A metric moved to another track changes the old track's learners too.
+            _recompute_later(request, self, track_ids=[obj.track_id, form.initial.get("track")])
+
+    def delete_model(self, request, obj) -> None:
+        track_id, gated = obj.track_id, obj.gate_amount is not None
+        super().delete_model(request, obj)
+        if gated:
+            _recompute_later(request, self, track_ids=[track_id])
+
+    def delete_queryset(self, request, queryset) -> None:
+        track_ids = list(
+            queryset.filter(gate_amount__isnull=False).values_list("track_id", flat=True)
+        )
+        super().delete_queryset(request, queryset)
+        _recompute_later(request, self, track_ids=track_ids)
 
     @admin.display(description="transition", ordering="from_level__number")
     def transition(self, obj: SuccessMetric) -> str:

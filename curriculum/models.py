@@ -189,6 +189,13 @@ class SuccessMetric(models.Model):
     from_level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="+")
     order = models.PositiveSmallIntegerField()
     text = models.TextField()
+    gate_amount = models.PositiveBigIntegerField(
+        "income gate (USD)",
+        null=True,
+        blank=True,
+        help_text="Progress lifts a learner across this transition only when their currency "
+        "figure (compensation or MRR) is at least this amount. Blank: no income condition.",
+    )
 
     class Meta:
         ordering = ["track", "from_level__number", "order"]

@@ -47,6 +47,9 @@ class TrackRules:
     keys: Mapping[int, tuple[KeyRule, ...]]  # by level
     stage_modules: Mapping[int, tuple[int, ...]]  # level L -> modules of the stage serving L->L+1
     name: str = ""  # shown on pages; part of the version, so a renamed track shows at once
+    # Income gates: level L -> the currency figure a learner needs to be lifted to L + 1 by
+    # progress (the document's success metrics; transitions without one are absent).
+    gates: Mapping[int, int] = field(default_factory=dict)
 
     def band_level(self, amount: int) -> BandRule | None:
         for band in self.bands:

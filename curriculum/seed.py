@@ -329,6 +329,21 @@ def _parse_targeting(
                 setattr(level, attr, value.strip())
 
 
+_DOLLAR_FIGURE = re.compile(r"\$(\d+(?:\.\d+)?)\s*([KkMm]?)")
+_SCALE = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+def income_figure(text: str) -> int | None:
+    """The first dollar figure of a success metric ("Earned $200K-$300K salary" -> 200000,
+    "Scaled to $1M+ MRR ($12M+ ARR)" -> 1000000): the income gate of its transition.
+    None when the line names no figure."""
+    match = _DOLLAR_FIGURE.search(text)
+    if match is None:
+        return None
+    number, scale = match.groups()
+    return round(float(number) * _SCALE[scale.lower()])
+
+
 def _parse_success_metrics(body: list[str], tracks: list[TrackSeed]) -> None:
     for heading, section in _sections(body, "### "):
         track = _match_track(tracks, heading)

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.core.cache import cache
 
-from .models import Key, Level, Module, Stage, TrackLevel
+from .models import Key, Level, Module, Stage, SuccessMetric, TrackLevel
 from .rules import BandRule, CurriculumRules, KeyRule, StageInfo, TrackRules
 
 CURRICULUM_CACHE_KEY = "curriculum-rules:v2"
@@ -75,6 +75,12 @@ def _load_curriculum_rules() -> CurriculumRules:
             tl.track.graduation_threshold,
             tl.track.name,
         )
+    gates: dict[str, dict[int, int]] = defaultdict(dict)
+    for slug, from_level, amount in SuccessMetric.objects.filter(
+        gate_amount__isnull=False
+    ).values_list("track__slug", "from_level__number", "gate_amount"):
+        # Two metrics of a transition with figures: the higher one is the condition.
+        gates[slug][from_level] = max(amount, gates[slug].get(from_level, 0))
     return CurriculumRules(
         level_names=level_names,
         tracks={
@@ -86,6 +92,7 @@ def _load_curriculum_rules() -> CurriculumRules:
                 bands=tuple(bands[slug]),
                 keys={level: tuple(rules) for level, rules in keys[slug].items()},
                 stage_modules={level: tuple(ms) for level, ms in stage_modules.items()},
+                gates=dict(gates[slug]),
             )
             for slug, (metric, threshold, name) in tracks.items()
         },

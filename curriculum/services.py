@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.apps import apps as global_apps
 from django.db import transaction
 
-from .seed import CurriculumSeed, read_seed
+from .seed import CurriculumSeed, income_figure, read_seed
 
 
 @dataclass
@@ -33,6 +33,10 @@ def curriculum_load(
 
     def upsert(model_name: str, lookup: dict, values: dict):
         model = apps.get_model("curriculum", model_name)
+        # Migration 0002 loads through here with the models of its time: fields added since
+        # (e.g. SuccessMetric.gate_amount) are filled by the migration that adds them.
+        fields = {f.name for f in model._meta.get_fields()}
+        values = {name: value for name, value in values.items() if name in fields}
         obj, created = model.objects.get_or_create(**lookup, defaults=values)
         if created:
             report.created += 1
@@ -126,7 +130,7 @@ def curriculum_load(
                 upsert(
                     "SuccessMetric",
                     {"track": track, "from_level": levels[from_level], "order": order_},
-                    {"text": text},
+                    {"text": text, "gate_amount": income_figure(text)},
                 )
         for order_, text in enumerate(tr.questions, start=1):
             upsert("SelfAssessmentQuestion", {"track": track, "order": order_}, {"text": text})

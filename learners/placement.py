@@ -46,6 +46,7 @@ class NextSteps:
     open_keys: tuple[KeyRule, ...] = ()
     keys_needed: int = 0
     maintaining: bool = False
+    gate_amount: int | None = None  # the income gate still to reach, if any
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         )
 
     done = done_keys(rules, progress)
+    figure = currency_amount(profile) if profile.submitted else None
     level = profile_level
     while level < MAX_LEVEL:
         modules = rules.stage_modules.get(level, ())
@@ -172,13 +174,22 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         n_done = sum(1 for key in level_keys if key.code in done)
         needed = keys_required(rules, level)
         modules_done = set(modules) <= progress.completed_modules
-        if modules_done and n_done >= needed:
+        gate = rules.gates.get(level)
+        gate_met = gate is None or (figure is not None and figure >= gate)
+        if modules_done and n_done >= needed and gate_met:
             reasons.append(
                 _progress_sentence(modules, n_done, len(level_keys), name(level))
                 + f", so you advanced to {name(level + 1)}."
             )
             level += 1
             continue
+        if modules_done and n_done >= needed:
+            reasons.append(
+                _progress_sentence(modules, n_done, len(level_keys), name(level))
+                + "; "
+                + _gate_sentence(rules, name(level + 1), gate, figure)
+            )
+            break
         missing = [m for m in modules if m not in progress.completed_modules]
         todo = []
         if missing:
@@ -192,6 +203,8 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             f"(you have done {n_done} of {len(level_keys)} {name(level)} keys; "
             f"{needed} are needed)."
         )
+        if not gate_met:
+            reasons.append(_gate_sentence(rules, name(level + 1), gate, figure))
         break
 
     return Placement(
@@ -201,10 +214,18 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         band_level=band_level,
         answer_level=answer,
         reasons=tuple(reasons),
-        next_steps=_next_steps(rules, level, progress, done),
+        next_steps=_next_steps(rules, level, progress, done, figure),
         done_keys=done,
         api_cost_share=_api_cost_share(profile),
     )
+
+
+def _gate_sentence(rules: TrackRules, next_name: str, gate: int, figure: int | None) -> str:
+    """What an income gate still asks of the learner (the document's success metric)."""
+    needs = f"{next_name} also needs your {rules.currency_metric} to be {usd(gate)} or more"
+    if figure is None:
+        return f"{needs}: give it in your self-assessment when you get there."
+    return f"{needs} (you gave {usd(figure)}): update your self-assessment when you get there."
 
 
 def _progress_sentence(modules: tuple[int, ...], n_done: int, n_keys: int, level_name: str) -> str:
@@ -217,7 +238,7 @@ def _progress_sentence(modules: tuple[int, ...], n_done: int, n_keys: int, level
 
 
 def _next_steps(
-    rules: TrackRules, level: int, progress: Progress, done: frozenset[str]
+    rules: TrackRules, level: int, progress: Progress, done: frozenset[str], figure: int | None
 ) -> NextSteps:
     open_keys = tuple(key for key in rules.keys.get(level, ()) if key.code not in done)
     if level >= MAX_LEVEL:
@@ -226,11 +247,13 @@ def _next_steps(
         m for m in rules.stage_modules.get(level, ()) if m not in progress.completed_modules
     )
     n_done = len(rules.keys.get(level, ())) - len(open_keys)
+    gate = rules.gates.get(level)
     return NextSteps(
         level=level,
         modules=modules,
         open_keys=open_keys,
         keys_needed=max(0, keys_required(rules, level) - n_done),
+        gate_amount=gate if gate is not None and (figure is None or figure < gate) else None,
     )
 
 

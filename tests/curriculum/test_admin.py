@@ -90,8 +90,10 @@ def test_an_edit_that_does_not_touch_placement_recomputes_nothing(
 
 
 def _graduating_surviving_engineer():
-    """An engineer at Surviving who graduated it with modules 4-6 and 9 hand-ticked keys."""
-    learner = LearnerFactory(engineer=True)
+    """An engineer at Surviving who graduated it with modules 4-6 and 9 hand-ticked keys,
+    earning $210,000 (over the Surviving -> Thriving income gate, $200,000; the answers hold
+    the profile at Surviving)."""
+    learner = LearnerFactory(engineer=True, annual_compensation=210_000)
     for number in (4, 5, 6):
         ModuleProgress.objects.create(learner=learner, module=Module.objects.get(number=number))
     hand_keys = Key.objects.filter(
@@ -217,3 +219,20 @@ def test_instructor_cannot_delete_levels_or_bands(instructor_client):
     bands = response.context["inline_admin_formsets"][0]
     assert not bands.has_delete_permission
     assert TrackLevel.objects.filter(track=engineer).count() == 4
+
+
+def test_editing_an_income_gate_recomputes_the_track(
+    instructor_client, django_capture_on_commit_callbacks
+):
+    learner = _graduating_surviving_engineer()
+    assert learner.level == 3
+    metric = SuccessMetric.objects.get(track__slug="engineer", from_level__number=2, order=4)
+    assert (metric.text, metric.gate_amount) == ("Earned $200K-$300K salary", 200_000)
+    url = reverse("admin:curriculum_successmetric_change", args=[metric.pk])
+    data = changeform_data(instructor_client.get(url))
+    data["gate_amount"] = "250000"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = instructor_client.post(url, data, follow=True)
+    assert any("background" in m for m in _messages(response))
+    learner.refresh_from_db()
+    assert learner.level == 2

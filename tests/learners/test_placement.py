@@ -10,8 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curriculum.rules import BandRule, CurriculumRules, KeyRule, StageInfo, TrackRules
-from curriculum.seed import read_seed
-from learners.placement import Profile, Progress, band_label, module_list, place
+from curriculum.seed import income_figure, read_seed
+from learners.placement import (
+    Profile,
+    Progress,
+    band_label,
+    currency_amount,
+    module_list,
+    place,
+)
 
 
 @cache
@@ -34,6 +41,11 @@ def seed_rules(threshold: str = "0.80") -> CurriculumRules:
                 for tl in track.levels
             },
             stage_modules=stage_modules,
+            gates={
+                from_level: max(figures)
+                for from_level, texts in track.success_metrics.items()
+                if (figures := [f for text in texts if (f := income_figure(text)) is not None])
+            },
         )
     return CurriculumRules(
         level_names={lvl.number: lvl.name for lvl in seed.levels},
@@ -73,6 +85,9 @@ def founder(mrr=0, cost=None, owns=False, replicable=True, fundable=False):
 
 
 NONE = Progress()
+ALL_CODES = sorted(
+    k.code for t in seed_rules().tracks.values() for ks in t.keys.values() for k in ks
+)
 ARCHITECT = {"explain": True, "implement": True, "seen": "architect"}
 ELITE = {**ARCHITECT, "deployed": True, "leads": True}
 
@@ -169,8 +184,9 @@ def test_reasons_read_like_the_spec():
 
 def test_graduation_needs_all_stage_modules_and_the_threshold_rounded_up():
     # Surviving has 12 engineer keys: ⌈0.8 × 12⌉ = ⌈9.6⌉ = 10, of which module-linked
-    # "Complete Modules 4-6" counts once modules 4-6 are done.
-    profile = engineer(160_000, explain=True)
+    # "Complete Modules 4-6" counts once modules 4-6 are done. $210,000 meets the income gate
+    # of Surviving -> Thriving ($200,000); the answers hold the profile at Surviving.
+    profile = engineer(210_000, explain=True)
     modules = frozenset({4, 5, 6})
     nine = Progress(modules, keys_of("engineer", 2, 8))  # 8 ticked + the linked key = 9
     ten = Progress(modules, keys_of("engineer", 2, 9))  # 9 ticked + the linked key = 10
@@ -192,7 +208,7 @@ def test_graduation_needs_all_stage_modules_and_the_threshold_rounded_up():
 
 
 def test_threshold_edit_changes_how_many_keys_are_needed():
-    profile = engineer(160_000, explain=True)
+    profile = engineer(210_000, explain=True)
     progress = Progress(frozenset({4, 5, 6}), keys_of("engineer", 2, 5))  # 6 of 12
     assert place(seed_rules("0.80"), profile, progress).level == 2
     assert place(seed_rules("0.50"), profile, progress).level == 3
@@ -209,7 +225,8 @@ def test_advancement_across_several_levels_and_the_top():
         frozenset(range(1, 10)),
         keys_of("engineer", 1, 10) | keys_of("engineer", 2, 12) | keys_of("engineer", 3, 13),
     )
-    result = place(seed_rules(), engineer(100_000), everything)
+    # $350,000 meets both engineer gates ($200,000 and $300,000); the answers say Struggling.
+    result = place(seed_rules(), engineer(350_000), everything)
     assert (result.profile_level, result.level) == (1, 4)
     advanced = [r for r in result.reasons if "advanced to" in r]
     assert [r.rsplit(" ", 1)[-1] for r in advanced] == ["Surviving.", "Thriving.", "Driving."]
@@ -217,6 +234,55 @@ def test_advancement_across_several_levels_and_the_top():
     assert [k.code for k in result.next_steps.open_keys] == [
         f"engineer-4-{n:02d}" for n in range(1, 14)
     ]
+
+
+EVERYTHING = Progress(frozenset(range(1, 10)), frozenset(ALL_CODES))
+
+
+def test_the_income_gates_come_from_the_documents_success_metrics():
+    assert seed_rules().tracks["engineer"].gates == {2: 200_000, 3: 300_000}
+    assert seed_rules().tracks["founder"].gates == {1: 50_000, 3: 1_000_000}
+
+
+@pytest.mark.parametrize(
+    ("profile", "level"),
+    [
+        (founder(0), 1),  # $0 MRR: not lifted to Surviving ($50K MRR) by progress
+        (founder(49_999), 1),
+        (founder(50_000), 3),  # Surviving -> Thriving has no gate; Driving needs $1M MRR
+        (founder(999_999), 3),
+        (founder(1_000_000), 4),
+        (engineer(None), 2),  # prefers not to say: meets no gate
+        (engineer(199_999), 2),
+        (engineer(200_000), 3),
+        (engineer(299_999), 3),
+        (engineer(300_000), 4),
+    ],
+)
+def test_progress_lifts_a_learner_only_across_gates_their_figure_meets(profile, level):
+    assert place(seed_rules(), profile, EVERYTHING).level == level
+
+
+def test_a_gate_is_said_in_the_reasons_and_next_steps():
+    result = place(seed_rules(), founder(800_000, owns=True), EVERYTHING)
+    assert result.level == 3
+    assert result.reasons[-1] == (
+        "You completed modules 7–9 and 13 of 13 Thriving keys; Driving also needs your "
+        "monthly recurring revenue to be $1,000,000 or more (you gave $800,000): "
+        "update your self-assessment when you get there."
+    )
+    assert result.next_steps.gate_amount == 1_000_000
+    blank = place(seed_rules(), engineer(None), EVERYTHING)
+    assert blank.reasons[-1].endswith(
+        "to be $200,000 or more: give it in your self-assessment when you get there."
+    )
+    # Not yet through the stage either: both are said.
+    partial = place(seed_rules(), founder(0), Progress(frozenset({1}), frozenset()))
+    assert partial.reasons[-2].startswith("To advance to Surviving, complete modules 2 and 3")
+    assert partial.reasons[-1].startswith("Surviving also needs your")
+    assert partial.next_steps.gate_amount == 50_000
+    # A gate already met is not a next step.
+    assert place(seed_rules(), founder(60_000), NONE).next_steps.gate_amount is None
 
 
 def test_next_steps_list_open_keys_and_how_many_more():
@@ -275,9 +341,6 @@ def profiles(draw):
     )
 
 
-ALL_CODES = sorted(
-    k.code for t in seed_rules().tracks.values() for ks in t.keys.values() for k in ks
-)
 progresses = st.builds(
     Progress,
     completed_modules=st.frozensets(st.integers(min_value=1, max_value=9)),
@@ -303,3 +366,9 @@ def test_invariants(profile, progress, more):
     again = place(rules, profile, Progress(progress.completed_modules, progress.completed_keys))
     assert again == result
     assert result.reasons and all(r.endswith(".") for r in result.reasons)
+    # Progress never lifts a learner across an income gate their figure does not meet.
+    figure = currency_amount(profile) if profile.submitted else None
+    track = rules.tracks.get(profile.track or "")
+    for level in range(result.profile_level, result.level):
+        gate = track.gates.get(level)
+        assert gate is None or (figure is not None and figure >= gate)
