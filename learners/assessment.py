@@ -165,7 +165,7 @@ class AnswerError(ValueError):
 
 
 def parse_amount(raw: str) -> int | None:
-    """"160000", "160,000", "$160,000", " 160 000", "-0" -> the amount; blank -> None.
+    """ "160000", "160,000", "$160,000", " 160 000", "-0" -> the amount; blank -> None.
 
     Decimal digits of any script are read ("١٦٠٠٠٠" is 160000); superscripts, fractions,
     exponents and hexadecimal are not amounts.

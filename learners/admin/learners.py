@@ -209,7 +209,7 @@ class LearnerAdmin(admin.ModelAdmin):
     list_filter = (
         "track",
         LevelFilter,
-            "cohort",
+        "cohort",
         InactivityFilter,
         OptOutFilter,
         LevelChangedFilter,

@@ -179,8 +179,16 @@ def test_amounts_may_carry_a_dollar_sign_and_thousands_separators(curriculum):
         (engineer(email=""), "email", "an email address is required"),
         (engineer(can_explain_concepts=""), "can_explain_concepts", "Please answer this question"),
         (founder(investor_fundable=""), "investor_fundable", "Please answer this question"),
-        (engineer(owns_model_weights="yes"), "owns_model_weights", "not part of the engineer track"),
-        (founder(annual_compensation="100"), "annual_compensation", "not part of the founder track"),
+        (
+            engineer(owns_model_weights="yes"),
+            "owns_model_weights",
+            "not part of the engineer track",
+        ),
+        (
+            founder(annual_compensation="100"),
+            "annual_compensation",
+            "not part of the founder track",
+        ),
         (engineer(track="", completed_keys=""), "track", "needs a track"),
         (
             {"email": "x@example.com", "completed_keys": "engineer-1-01;engineer-1-02"},
