@@ -32,11 +32,19 @@ def learner_list_url(**params) -> str:
 
 
 class LevelFilter(admin.SimpleListFilter):
-    title = "level"
+    """By level, which is also by stage: the stage serving a level holds the modules its
+    learners work on, so each choice names both (one filter, not two that agree)."""
+
+    title = "level and stage"
     parameter_name = "level"
 
     def lookups(self, request, model_admin):
-        return [(str(n), f"{n} {name}") for n, name in curriculum_rules().level_names.items()]
+        rules = curriculum_rules()
+        stages = {stage.serves_level: stage.name for stage in rules.stages}
+        return [
+            (str(n), f"{n} {name}" + (f" · {stages[n]} stage" if n in stages else ""))
+            for n, name in rules.level_names.items()
+        ]
 
     def queryset(self, request, queryset):
         if self.value() and self.value().isdigit():
