@@ -33,9 +33,9 @@ test: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=pyramid_site.settings.production \
 	  DJANGO_SECRET_KEY=ci-throwaway-$$(date +%s)-$$RANDOM-abcdefghijklmnopqrstuvwxyz0123456789 \
-	  DJANGO_ALLOWED_HOSTS=pyramid.example.com \
+	  DJANGO_ALLOWED_HOSTS=pyramid.example.com REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	  $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --cov=curriculum --cov=learners --cov=pyramid_site --cov-report=term:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal --cov=curriculum --cov=learners --cov=pyramid_site --cov-report=term:skip-covered -p no:cacheprovider $(PYTEST_ARGS)
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A pyramid_site worker -l info
