@@ -152,13 +152,16 @@ class CompletionSource(models.TextChoices):
 
 
 class Completion(models.Model):
-    """When an item was completed, and by whom: the learner, an instructor or an import."""
+    """When an item was completed, and by whom: the learner, an instructor, an import, the
+    API or a course platform."""
 
     completed_at = models.DateTimeField(default=dj_timezone.now)
     source = models.CharField(
         max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
     )
     recorded_by = models.ForeignKey(
+    API = "api", "API"
+    PLATFORM = "platform", "Course platform"
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
@@ -171,6 +174,9 @@ class ModuleProgress(Completion):
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="module_progress")
     module = models.ForeignKey("curriculum.Module", on_delete=models.CASCADE, related_name="+")
+    # Where an API or platform completion came from: the API key, or the platform's name
+    # that the student sees ("Completed on Thinkific").
+    via = models.CharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["module__number"]

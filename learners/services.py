@@ -210,20 +210,39 @@ def _set_progress(
 ) -> Recomputed:
     with transaction.atomic():
         locked = (
+    via: str = "",
+    completed_at: datetime | None = None,
             Learner.objects.select_for_update(of=("self",))
             .select_related("track")
             .get(pk=learner.pk)
         )
         # Read the clock once the row is ours, so one learner's history is in time order.
         now = timezone.now()
-        if done:
-            model.objects.get_or_create(
+        existing = model.objects.filter(learner=locked, **lookup).first()
+        if (
+            not done
+            and existing is not None
+            and existing.source == CompletionSource.PLATFORM
+            and source == CompletionSource.LEARNER
+        ):
+            raise ValidationError(
+                f"This was completed on {existing.via or 'the course platform'}; "
+                "only an instructor can mark it not done."
+            )
+        if done and existing is None:
+            model.objects.create(
                 learner=locked,
                 **lookup,
-                defaults={"completed_at": now, "source": source, "recorded_by": recorded_by},
+                completed_at=completed_at or now,
+                source=source,
+                recorded_by=recorded_by,
+                via=via,
             )
-        else:
-            model.objects.filter(learner=locked, **lookup).delete()
+        elif done and completed_at is not None and completed_at < existing.completed_at:
+            # A completion is a fact with a time: an earlier report (out of order) wins.
+            model.objects.filter(pk=existing.pk).update(completed_at=completed_at)
+        elif not done and existing is not None:
+            existing.delete()
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
         result = _recompute_locked(locked, now=now)
@@ -240,7 +259,10 @@ def key_set_done(
     recorded_by: User | None = None,
 ) -> Recomputed:
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
-    modules and cannot be ticked by hand."""
+    modules and cannot be ticked by hand. ``via`` names the API key or platform;
+    ``completed_at`` is when it happened there (default now)."""
+    via: str = "",
+    completed_at: datetime | None = None,
     if learner.track_id != key.track_id:
         raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
     if key.modules.exists():
@@ -255,6 +277,8 @@ def key_set_done(
     )
 
 
+        via=via,
+        completed_at=completed_at,
 def module_set_done(
     *,
     learner: Learner,
@@ -265,6 +289,8 @@ def module_set_done(
 ) -> Recomputed:
     return _set_progress(
         learner=learner,
+    via: str = "",
+    completed_at: datetime | None = None,
         model=ModuleProgress,
         lookup={"module": module},
         done=done,
@@ -275,6 +301,8 @@ def module_set_done(
 
 @dataclass
 class RecomputeReport:
+        via=via,
+        completed_at=completed_at,
     learners: int = 0
     changed: int = 0
     chunks: int = 0

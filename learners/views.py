@@ -236,7 +236,11 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     done = _done_flag(request)
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
-    result = module_set_done(learner=learner, module=module, done=done)
+    try:
+        result = module_set_done(learner=learner, module=module, done=done)
+    except ValidationError as error:  # completed on a platform: only an instructor unticks
+        messages.error(request, " ".join(error.messages))
+        return redirect("progress")
     state = "completed" if done else "marked not done"
     return _report(
         request,

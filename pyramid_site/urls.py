@@ -12,5 +12,7 @@ urlpatterns = [
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("learners.integrations.api.urls")),
+    path("webhooks/", include("learners.integrations.urls")),
     path("", include("learners.urls")),
 ]

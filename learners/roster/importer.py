@@ -8,6 +8,7 @@ from typing import IO, NamedTuple
 
 from django.db import transaction
 
+from ..integrations.services.replay import webhook_events_replay_for
 from ..models import User
 from ..services import learners_recompute, learners_touch
 from .columns import BATCH_SIZE, RowError, column_order, unguard
@@ -112,6 +113,10 @@ def roster_import(
     return report
 
 
+            # Platform events that arrived before these learners are processed now.
+            webhook_events_replay_for(
+                emails=[plan.row.email for plan in plans if plan.action == "create"]
+            )
 def _cells_by_column(
     data: list[tuple[int, list[str]]],
     header: list[str],

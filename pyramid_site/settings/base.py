@@ -42,6 +42,10 @@ INSTALLED_APPS = [
     "curriculum",
     "learners",
     "learners.nudges",
+    "learners.integrations",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
 NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)
 
 # The cache holds the curriculum rules, sessions (read-through) and allauth's rate-limit
+    "integrations-hand-received": {
+        "task": "integrations.hand_received",
+        "schedule": 2 * 60.0,
+        "options": {"expires": 100},
+    },
 # counters; shared through Redis when there is one, so that an admin edit is seen by every
 # web and worker process. It holds only what can be rebuilt, so with Redis unreachable it
 # acts as an empty cache (django-redis's IGNORE_EXCEPTIONS, each failure logged): pages
@@ -231,4 +240,32 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}
+
+# The REST API (learners.integrations.api): API keys only, JSON only, errors as RFC 9457
+# problem details, requests per key limited in the shared cache (API_RATE_LIMIT).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["learners.integrations.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["learners.integrations.api.auth.HasApiKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["learners.integrations.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "learners.integrations.api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Profit Pyramid API",
+    "DESCRIPTION": (
+        "Placements, learners and completions. Authenticate with an API key from the "
+        "admin: `Authorization: Bearer <key>`. Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

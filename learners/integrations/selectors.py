@@ -1,0 +1,50 @@
+"""Reads for the API: learners as an integration sees them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ..models import Learner
+from ..selectors import inactive_since_q
+from .models import PlatformConnection
+
+
+def learner_by_email(email: str) -> Learner | None:
+    return (
+        Learner.objects.select_related("user", "track", "cohort")
+        .filter(user__email__iexact=email.strip())
+        .first()
+    )
+
+
+def learners_filtered(
+    *,
+    cohort: str = "",
+    track: str = "",
+    level: int | None = None,
+    active_within_days: int | None = None,
+    inactive_days: int | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Learner]:
+    """Learners by cohort name, track slug, level and activity (``active_within_days``:
+    active in the last N days; ``inactive_days``: no activity for N days or more)."""
+    now = now or timezone.now()
+    learners = Learner.objects.select_related("user", "track", "cohort")
+    if cohort:
+        learners = learners.filter(cohort__name=cohort)
+    if track:
+        learners = learners.filter(track__slug=track)
+    if level is not None:
+        learners = learners.filter(level=level)
+    if active_within_days is not None:
+        learners = learners.filter(last_activity_at__gte=now - timedelta(days=active_within_days))
+    if inactive_days is not None:
+        learners = learners.filter(inactive_since_q(now - timedelta(days=inactive_days)))
+    return learners
+
+
+def connection_by_slug(slug: str) -> PlatformConnection | None:
+    return PlatformConnection.objects.filter(slug=slug, is_active=True).first()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import pytest
+
+from learners.integrations.models import ApiScope
+from learners.integrations.services.api_keys import api_key_create
+
+
+@pytest.fixture
+def write_key(db) -> str:
+    return api_key_create(name="Zapier", scope=ApiScope.WRITE)[1]
+
+
+@pytest.fixture
+def read_key(db) -> str:
+    return api_key_create(name="Dashboard", scope=ApiScope.READ)[1]
+
+
+def bearer(key: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
