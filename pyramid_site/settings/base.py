@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0),
         "options": {"expires": 50 * 60},
     },
+    "integrations-hand-received": {
+        "task": "integrations.hand_received",
+        "schedule": 2 * 60.0,
+        "options": {"expires": 100},
+    },
     "nudges-hand-pending": {
         "task": "nudges.hand_pending",
         "schedule": 5 * 60.0,
@@ -183,11 +188,6 @@ CELERY_BEAT_SCHEDULE = {
 NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)
 
 # The cache holds the curriculum rules, sessions (read-through) and allauth's rate-limit
-    "integrations-hand-received": {
-        "task": "integrations.hand_received",
-        "schedule": 2 * 60.0,
-        "options": {"expires": 100},
-    },
 # counters; shared through Redis when there is one, so that an admin edit is seen by every
 # web and worker process. It holds only what can be rebuilt, so with Redis unreachable it
 # acts as an empty cache (django-redis's IGNORE_EXCEPTIONS, each failure logged): pages
