@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone as dj_timezone
 
 from .assessment import QUESTIONS, Kind, Question
@@ -54,6 +55,15 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            # Addresses are one account whatever their case (signup, admin and roster
+            # lower-case them; this holds for any other way in).
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_unique_ci",
+                violation_error_message="Another account already has this email address.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -384,3 +384,30 @@ def _recompute_chunk(
             changed.append(learner)
             history.append(change)
     return changed, history
+
+
+@transaction.atomic
+def user_change_email(*, user: User, email: str) -> User:
+    """Give ``user`` the login address ``email`` (lower-cased) and make allauth's records of
+    addresses agree: the old ones are removed (a verified old address would still receive
+    password resets and take the account over), the new one is primary and unverified
+    until its owner confirms it (allauth asks at the next sign-in). Every place an address
+    changes (the admin, an import, the API) goes through here.
+
+    Raises ValidationError when the address is invalid or another account has it, in any
+    case."""
+    from allauth.account.models import EmailAddress
+
+    email = User.objects.normalize_email(email).strip().lower()
+    user.email = email
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["email"])
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=email).delete()
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    if address is None:
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+    elif not address.primary or address.email != email:
+        address.email = email
+        address.primary = True
+        address.save(update_fields=["email", "primary"])
+    return user

@@ -171,3 +171,52 @@ def check_staff_mfa(app_configs, **kwargs) -> list:
             )
         ]
     return []
+
+
+# Caches every process of a deployment shares. Anything else (LocMemCache, a file cache on
+# one machine's disk, DummyCache) keeps sessions and allauth's rate-limit counters per
+# process: with several gunicorn workers a session still opened pages after logout on the
+# workers that had it cached, two-factor setup bounced between workers, and a lockout
+# allowed workers x the limit.
+SHARED_CACHE_BACKENDS = {
+    "pyramid_site.cache.RedisCache",
+    "django_redis.cache.RedisCache",
+    "django.core.cache.backends.redis.RedisCache",
+    "django.core.cache.backends.memcached.PyMemcacheCache",
+    "django.core.cache.backends.memcached.PyLibMCCache",
+    "django.core.cache.backends.db.DatabaseCache",
+}
+
+
+@register(Tags.caches, Tags.security, deploy=True)
+def check_shared_cache(app_configs, **kwargs) -> list:
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend not in SHARED_CACHE_BACKENDS:
+        return [
+            Error(
+                f"The cache ({backend}) is private to each process: with more than one web "
+                f"process, sessions survive logout and rate limits multiply.",
+                hint="Set REDIS_URL (the cache, sessions' read-through and allauth's rate "
+                "limits are shared there; README, Configuration).",
+                id="pyramid_site.E009",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_trusted_proxies(app_configs, **kwargs) -> list:
+    """Rate limits per client read X-Forwarded-For only from the proxies named."""
+    from .client_ip import proxy_networks
+
+    try:
+        proxy_networks()
+    except ValueError as error:
+        return [
+            Error(
+                f"DJANGO_TRUSTED_PROXY_IPS is not a list of IP networks: {error}.",
+                hint="For example 127.0.0.1/32,10.0.0.0/8.",
+                id="pyramid_site.E010",
+            )
+        ]
+    return []

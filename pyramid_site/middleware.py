@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.utils.text import smart_split
 
 
 class StaffMFAMiddleware:
@@ -42,3 +43,57 @@ def _has_second_factor(user) -> bool:
 
     # Recovery codes alone are not a second factor one signs in with day to day.
     return is_mfa_enabled(user, [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
+
+
+class PermissionsPolicyMiddleware:
+    """Sends ``settings.PERMISSIONS_POLICY`` as the ``Permissions-Policy`` header on every
+    response (Django's SecurityMiddleware has no setting for it). First in the middleware
+    list, so that static files, redirects and error pages carry it too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(settings, "PERMISSIONS_POLICY", {})
+        if policy and "Permissions-Policy" not in response.headers:
+            response.headers["Permissions-Policy"] = ", ".join(
+                f"{feature}=({' '.join(allowed)})" for feature, allowed in policy.items()
+            )
+        return response
+
+
+# An admin search is a few words of a name or an address; each word is one more OR of
+# the searched columns, and thousands of them overflow the database's expression limits.
+MAX_ADMIN_SEARCH_CHARACTERS = 200
+MAX_ADMIN_SEARCH_WORDS = 10
+
+
+class RejectHostileInputMiddleware:
+    """400 Bad Request, before any view runs, for input no page takes and that would reach
+    the database as an error (a 500): a NUL character in the query string or a form
+    (PostgreSQL refuses text containing one), and an overlong search on an admin list
+    (refused, never silently cut short)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in query or "%00" in query:
+            return HttpResponseBadRequest("NUL characters are not accepted.")
+        # Form posts only: reading a multipart body here would fix its upload handlers.
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            values = [v for key in request.POST for v in [key, *request.POST.getlist(key)]]
+            if any("\x00" in value for value in values):
+                return HttpResponseBadRequest("NUL characters are not accepted.")
+        if request.path_info.startswith(f"/{settings.ADMIN_URL}"):
+            search = request.GET.get("q", "")
+            if len(search) > MAX_ADMIN_SEARCH_CHARACTERS or (
+                sum(1 for _ in smart_split(search)) > MAX_ADMIN_SEARCH_WORDS
+            ):
+                return HttpResponseBadRequest(
+                    f"A search is at most {MAX_ADMIN_SEARCH_WORDS} words and "
+                    f"{MAX_ADMIN_SEARCH_CHARACTERS} characters."
+                )
+        return self.get_response(request)

@@ -24,6 +24,18 @@ from ..selectors import (
     inactive_since_q,
 )
 
+# The largest number of days a filter accepts (a hand-edited URL may say anything).
+MAX_FILTER_DAYS = 36500
+
+
+def small_int(value: str | None, maximum: int) -> int | None:
+    """``value`` as a number from 0 to ``maximum``, or None: a hostile URL (huge numbers,
+    non-ASCII digits such as "²") is ignored, never a 500."""
+    if value and value.isascii() and value.isdigit() and len(value) <= len(str(maximum)):
+        number = int(value)
+        return number if number <= maximum else None
+    return None
+
 
 def learner_list_url(**params) -> str:
     """The learner changelist filtered by ``params`` (the admin's own query parameters)."""
@@ -47,8 +59,9 @@ class LevelFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(level=int(self.value()))
+        level = small_int(self.value(), 4)
+        if level is not None:
+            return queryset.filter(level=level)
         return queryset
 
 
@@ -60,8 +73,9 @@ class CompletedModuleFilter(admin.SimpleListFilter):
         return [(str(n), f"{n} {title}") for n, title in curriculum_rules().module_titles.items()]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            done = ModuleProgress.objects.filter(module__number=int(self.value()))
+        number = small_int(self.value(), 9)
+        if number is not None:
+            done = ModuleProgress.objects.filter(module__number=number)
             return queryset.filter(pk__in=done.values("learner_id"))
         return queryset
 
@@ -77,8 +91,9 @@ class InactivityFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            cutoff = timezone.now() - timedelta(days=int(self.value()))
+        days = small_int(self.value(), MAX_FILTER_DAYS)
+        if days is not None:
+            cutoff = timezone.now() - timedelta(days=days)
             return queryset.filter(inactive_since_q(cutoff))
         return queryset
 
@@ -108,12 +123,11 @@ class LevelChangedFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        days, _, direction = (self.value() or "").partition(".")
-        if not days.isdigit():
+        value, _, direction = (self.value() or "").partition(".")
+        days = small_int(value, MAX_FILTER_DAYS)
+        if days is None:
             return queryset
-        changes = LevelChange.objects.filter(
-            changed_at__gte=timezone.now() - timedelta(days=int(days))
-        )
+        changes = LevelChange.objects.filter(changed_at__gte=timezone.now() - timedelta(days=days))
         if direction == "up":
             changes = changes.exclude(to_level__lte=F("from_level"))
         elif direction == "down":

@@ -25,6 +25,7 @@ from ..models import (
     ModuleProgress,
 )
 from ..nudges.models import Nudge
+from ..nudges.selectors import learners_opted_out_themselves
 from ..nudges.services.ledger import nudge_send_now
 from ..roster import roster_export
 from ..selectors import (
@@ -64,6 +65,7 @@ class WindowedCountPaginator(Paginator):
 
 
 PAGES_AHEAD = 10
+MAX_PAGE = 1_000_000
 
 
 class LearnerChangeList(ChangeList):
@@ -249,7 +251,8 @@ class LearnerAdmin(admin.ModelAdmin):
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         try:
-            page = max(int(request.GET.get("p", 1)), 1)
+            # Clamped: a hostile p=10**30 would ask the database for an out-of-range LIMIT.
+            page = min(max(int(request.GET.get("p", 1)), 1), MAX_PAGE)
         except ValueError:
             page = 1
         return self.paginator(
@@ -313,7 +316,12 @@ class LearnerAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
-        return (*readonly, "user") if obj is not None else readonly
+        if obj is None:
+            return readonly
+        if obj.pk in learners_opted_out_themselves([obj.pk]):
+            # Only the learner turns nudges back on once they turned them all off.
+            return (*readonly, "user", "nudges_enabled")
+        return (*readonly, "user")
 
     @admin.display(description="why this level")
     def placement(self, obj: Learner):

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from ..models import (
     User,
 )
+from ..services import user_change_email
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -23,6 +24,9 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class UserChangeForm(DjangoUserChangeForm):
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
     class Meta:
         model = User
         fields = (
@@ -103,6 +107,16 @@ class UserAdmin(DjangoUserAdmin):
         if request.user.is_superuser:
             return self.list_filter
         return ("is_active",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and "email" in form.changed_data:
+            # Through the service, which retires allauth's record of the old address.
+            new_email = obj.email
+            obj.email = form.initial["email"]
+            super().save_model(request, obj, form, change)
+            user_change_email(user=obj, email=new_email)
+            return
+        super().save_model(request, obj, form, change)
 
     def has_change_permission(self, request, obj=None) -> bool:
         # An instructor could otherwise reset a site admin's password and become one.

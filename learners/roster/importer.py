@@ -13,7 +13,7 @@ from ..models import User
 from ..services import learners_recompute, learners_touch
 from .columns import BATCH_SIZE, RowError, column_order, unguard
 from .parse import CurriculumIndex, ParsedRow, RowParser, users_by_email
-from .plan import plan_rows
+from .plan import plan_rows, staff_row_errors
 from .read import read_header, read_records
 from .write import write_plans
 
@@ -61,6 +61,8 @@ def roster_import(
     (text or binary, e.g. an uploaded file). Bytes are read as UTF-8 (a BOM is allowed).
     A file larger than ``MAX_FILE_BYTES`` or longer than ``MAX_ROWS`` rows is an error (and is
     never read whole).
+    Rows naming a staff or superuser account are errors unless ``recorded_by`` (who runs
+    the import) is a superuser; the command runs as nobody, so it never changes them.
     Returns the report; it raises only on database failures, never on bad input.
     """
     errors: list[RowError] = []
@@ -84,6 +86,7 @@ def roster_import(
         errors.extend(found)
         if row is not None:
             rows.append(row)
+    errors.extend(staff_row_errors(rows, users, recorded_by))
     if errors:
         errors.sort(key=lambda error: (error.line, column_order(error.column)))
         return _failed(len(data), errors, dry_run)
@@ -110,13 +113,13 @@ def roster_import(
                 batch = learner_ids[start : start + BATCH_SIZE]
                 learners_touch(learner_ids=batch)
                 report.levels_changed += learners_recompute(learner_ids=batch).changed
-    return report
-
-
             # Platform events that arrived before these learners are processed now.
             webhook_events_replay_for(
                 emails=[plan.row.email for plan in plans if plan.action == "create"]
             )
+    return report
+
+
 def _cells_by_column(
     data: list[tuple[int, list[str]]],
     header: list[str],

@@ -9,8 +9,9 @@ from curriculum.models import Track
 
 from .. import assessment
 from ..models import Cohort, Learner, User
+from ..nudges.selectors import learners_opted_out_themselves
 from ..selectors import progress_by_learner
-from .columns import BATCH_SIZE
+from .columns import BATCH_SIZE, RowError
 from .parse import ParsedRow, existing_learner
 
 
@@ -39,6 +40,23 @@ class Plan:
     new_keys: set[str] = field(default_factory=set)
 
 
+def staff_row_errors(rows: list[ParsedRow], users: dict[str, User], actor: User | None):
+    """Rows naming a staff or superuser account, as errors, unless a superuser imports: an
+    instructor's import must not rename an admin or give them a learner profile (the admin
+    refuses instructors the same change)."""
+    if actor is not None and actor.is_superuser:
+        return []
+    return [
+        RowError(
+            row.line,
+            "email",
+            "this address belongs to a staff account: only a superuser's import may change it",
+        )
+        for row in rows
+        if (user := users.get(row.email)) is not None and (user.is_staff or user.is_superuser)
+    ]
+
+
 def plan_rows(rows: list[ParsedRow], users: dict[str, User]) -> tuple[list[Plan], set[str]]:
     """What each row changes, against the current data; and the cohorts to create."""
     named = {row.cohort for row in rows if row.cohort}
@@ -46,6 +64,7 @@ def plan_rows(rows: list[ParsedRow], users: dict[str, User]) -> tuple[list[Plan]
     new_cohorts = named - existing_cohorts
     learners = [learner for row in rows if (learner := existing_learner(users.get(row.email)))]
     done_modules, done_keys = _completions([learner.pk for learner in learners])
+    opted_out = learners_opted_out_themselves(learner.pk for learner in learners)
     plans = []
     for row in rows:
         user = users.get(row.email)
@@ -54,7 +73,14 @@ def plan_rows(rows: list[ParsedRow], users: dict[str, User]) -> tuple[list[Plan]
             plans.append(_plan_new(row, user, new_cohorts))
         else:
             plans.append(
-                _plan_update(row, user, learner, done_modules[learner.pk], done_keys[learner.pk])
+                _plan_update(
+                    row,
+                    user,
+                    learner,
+                    done_modules[learner.pk],
+                    done_keys[learner.pk],
+                    opted_out,
+                )
             )
     return plans, new_cohorts
 
@@ -132,7 +158,12 @@ def _plan_assessment(row: ParsedRow, learner: Learner) -> tuple[AssessmentChange
 
 
 def _plan_update(
-    row: ParsedRow, user: User, learner: Learner, done_modules: set[int], done_keys: set[str]
+    row: ParsedRow,
+    user: User,
+    learner: Learner,
+    done_modules: set[int],
+    done_keys: set[str],
+    opted_out: set[int],
 ) -> Plan:
     user_fields = _name_changes(row, user)
     changes = [f"{name} changed" for name in user_fields]
@@ -149,8 +180,11 @@ def _plan_update(
         learner_fields["timezone"] = row.timezone
         changes.append(f"time zone changed to {row.timezone}")
     if row.nudges_enabled is not None and row.nudges_enabled != learner.nudges_enabled:
-        learner_fields["nudges_enabled"] = row.nudges_enabled
-        changes.append("nudges turned " + ("on" if row.nudges_enabled else "off"))
+        if row.nudges_enabled and learner.pk in opted_out:
+            changes.append("nudges stay off: the learner turned them off, only they turn them on")
+        else:
+            learner_fields["nudges_enabled"] = row.nudges_enabled
+            changes.append("nudges turned " + ("on" if row.nudges_enabled else "off"))
     new_modules = row.modules - done_modules
     new_keys = row.keys - done_keys
     changes.extend(_progress_changes(new_modules, new_keys, adds=True))

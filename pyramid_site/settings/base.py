@@ -49,9 +49,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pyramid_site.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pyramid_site.middleware.RejectHostileInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +117,14 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Profit Pyramid] "
 # Behind a reverse proxy every client has the proxy's address: rate limits per IP need the
 # client's, the n-th address from the right of X-Forwarded-For (0: use REMOTE_ADDR).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+# ... and only from requests whose REMOTE_ADDR is one of these proxies (pyramid_site.client_ip):
+# a client that reaches the web processes directly cannot pick its address by header.
+TRUSTED_PROXY_IPS = env.list(
+    "DJANGO_TRUSTED_PROXY_IPS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+ACCOUNT_ADAPTER = "pyramid_site.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "pyramid_site.accounts.SignupForm"}
 
 # Two-factor authentication (allauth.mfa): TOTP apps plus recovery codes. Staff can be
 # required to have it before they reach the admin (pyramid_site.middleware).
@@ -233,6 +243,33 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     },
+}
+
+# Permissions-Policy (pyramid_site.middleware): the site uses none of these browser features,
+# so no page (or anything injected into one) may ask for them. Values are allow-lists of
+# origins ("self", '"https://..."'); empty means nobody.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
 }
 
 LOGGING = {

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import ALLOWED_HOSTS, CONTENT_SECURITY_POLICY, SECRET_KEY, env
+from .base import ALLOWED_HOSTS, CONTENT_SECURITY_POLICY, REDIS_URL, SECRET_KEY, env
 
 # Placeholders that ship in this repository (local, test) or Django's startproject.
 DEFAULT_SECRET_PREFIXES = ("local-", "test-", "django-insecure")
@@ -55,6 +55,11 @@ CSRF_TRUSTED_ORIGINS = env.list(
 # Rate limits per client IP: the proxy's X-Forwarded-For names the client.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=1)
 STAFF_REQUIRE_MFA = env.bool("DJANGO_STAFF_REQUIRE_MFA", default=True)
+# Without Redis the cache is private to each process: `check --deploy` fails
+# (pyramid_site.E009), and sessions are read from the database alone, so that a logout is
+# seen by every process even so.
+if not REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CONTENT_SECURITY_POLICY = {
     **CONTENT_SECURITY_POLICY,
     "DIRECTIVES": {**CONTENT_SECURITY_POLICY["DIRECTIVES"], "upgrade-insecure-requests": True},

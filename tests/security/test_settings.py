@@ -31,6 +31,8 @@ OWN_VARIABLES = (
     "DJANGO_CSRF_TRUSTED_ORIGINS",
     "DEFAULT_FROM_EMAIL",
     "DJANGO_SETTINGS_MODULE",
+    "REDIS_URL",
+    "DJANGO_TRUSTED_PROXY_IPS",
 )
 
 
@@ -114,6 +116,7 @@ def test_deploy_check_passes_with_no_warnings():
         "import sys; from django.core.management import execute_from_command_line; "
         "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
         DJANGO_SECRET_KEY=long_secret(),
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )
 
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,34 @@
+"""allauth, adapted: the client's IP for rate limits, and a signup that takes as long for a
+registered address as for a new one.
+
+With ``ACCOUNT_PREVENT_ENUMERATION`` (allauth's default) a signup with a registered address
+answers like any other and emails the owner instead of creating an account; but only a new
+account hashes its password, which is most of a signup's time (PBKDF2: hundreds of
+milliseconds), so timing told registered addresses apart. The form hashes the password in
+both cases.
+"""
+
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import PermissionDenied
+
+from .client_ip import client_ip
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request) -> str:
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
+
+class SignupForm(AllauthSignupForm):
+    def try_save(self, request):
+        if self.account_already_exists:
+            # The same work as creating the account would do (the result is discarded).
+            make_password(self.cleaned_data.get("password1"))
+        return super().try_save(request)
