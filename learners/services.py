@@ -26,6 +26,7 @@ from .models import (
     User,
 )
 from .nudges.services.ledger import nudge_level_up, nudges_level_up_many
+from .nudges.services.preferences import learner_turn_nudges_on_or_off
 from .placement import CurriculumRules, Placement, Profile, place
 from .selectors import (
     learner_profile,
@@ -140,11 +141,13 @@ def learner_set_assessment(
     assessment_apply(learner, track=track, answers=answers, submitted=submitted, now=now)
     if timezone_name is not None:
         learner.timezone = timezone_name
-    if nudges_enabled is not None:
-        learner.nudges_enabled = nudges_enabled
     learner.last_activity_at = now
     learner.full_clean(exclude=["user"])
     learner.save()
+    if nudges_enabled is not None and nudges_enabled != learner.nudges_enabled:
+        # The learner's own choice (only the learner's profile passes it): remembered, so
+        # that an import or an instructor cannot turn nudges back on after "off".
+        learner_turn_nudges_on_or_off(learner=learner, enabled=nudges_enabled, now=now)
     learners_touch(learner_ids=[learner.pk])
     return _recompute_locked(learner, now=now)
 
@@ -207,11 +210,11 @@ def _set_progress(
     done: bool,
     source: str,
     recorded_by: User | None,
+    via: str = "",
+    completed_at: datetime | None = None,
 ) -> Recomputed:
     with transaction.atomic():
         locked = (
-    via: str = "",
-    completed_at: datetime | None = None,
             Learner.objects.select_for_update(of=("self",))
             .select_related("track")
             .get(pk=learner.pk)
@@ -257,12 +260,12 @@ def key_set_done(
     done: bool,
     source: str = CompletionSource.LEARNER,
     recorded_by: User | None = None,
+    via: str = "",
+    completed_at: datetime | None = None,
 ) -> Recomputed:
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
     modules and cannot be ticked by hand. ``via`` names the API key or platform;
     ``completed_at`` is when it happened there (default now)."""
-    via: str = "",
-    completed_at: datetime | None = None,
     if learner.track_id != key.track_id:
         raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
     if key.modules.exists():
@@ -274,11 +277,11 @@ def key_set_done(
         done=done,
         source=source,
         recorded_by=recorded_by,
+        via=via,
+        completed_at=completed_at,
     )
 
 
-        via=via,
-        completed_at=completed_at,
 def module_set_done(
     *,
     learner: Learner,
@@ -286,23 +289,25 @@ def module_set_done(
     done: bool,
     source: str = CompletionSource.LEARNER,
     recorded_by: User | None = None,
-) -> Recomputed:
-    return _set_progress(
-        learner=learner,
     via: str = "",
     completed_at: datetime | None = None,
+) -> Recomputed:
+    """Mark a module done or not. A learner cannot untick what a platform completed (an
+    instructor can): ValidationError, nothing changed."""
+    return _set_progress(
+        learner=learner,
         model=ModuleProgress,
         lookup={"module": module},
         done=done,
         source=source,
         recorded_by=recorded_by,
+        via=via,
+        completed_at=completed_at,
     )
 
 
 @dataclass
 class RecomputeReport:
-        via=via,
-        completed_at=completed_at,
     learners: int = 0
     changed: int = 0
     chunks: int = 0

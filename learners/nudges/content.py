@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
@@ -13,9 +14,11 @@ from curriculum.rules import CurriculumRules
 
 from ..models import Learner
 from ..placement import Placement
+from . import rules
 from .models import Nudge
 
 UNSUBSCRIBE_SALT = "learners.nudges.unsubscribe"
+PREFERENCES_SALT = "learners.nudges.preferences"
 NEXT_KEYS_SHOWN = 3
 
 
@@ -23,10 +26,24 @@ def unsubscribe_token(learner_id: int) -> str:
     return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"learner": learner_id})
 
 
+def preferences_token(learner_id: int) -> str:
+    """The preference page's link in emails (another salt: an unsubscribe token cannot
+    turn nudges back on)."""
+    return signing.Signer(salt=PREFERENCES_SALT).sign_object({"learner": learner_id})
+
+
 def unsubscribe_learner_id(token: str) -> int:
     """The learner a token was made for; raises ``signing.BadSignature`` when tampered."""
+    return _token_learner_id(token, UNSUBSCRIBE_SALT)
+
+
+def preferences_learner_id(token: str) -> int:
+    return _token_learner_id(token, PREFERENCES_SALT)
+
+
+def _token_learner_id(token: str, salt: str) -> int:
     try:
-        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+        value = signing.Signer(salt=salt).unsign_object(token)
     except (ValueError, zlib.error) as exc:
         # Signed with the site's key and salt but not by ``unsubscribe_token`` (another
         # signer's format, a payload that is not an object): as bad as a wrong signature.
@@ -44,19 +61,50 @@ def unsubscribe_url(learner_id: int) -> str:
     return absolute_url(f"/nudges/unsubscribe/{unsubscribe_token(learner_id)}/")
 
 
+def preferences_url(learner_id: int) -> str:
+    return absolute_url(f"/nudges/preferences/{preferences_token(learner_id)}/")
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def nudge_reason(nudge: Nudge, learner: Learner, now: datetime) -> str:
+    """Why this nudge was sent, in one sentence the learner reads in the email."""
+    if nudge.kind == rules.NEXT_STEP:
+        if nudge.dedup_key.startswith("manual-"):
+            return "Your instructor asked us to send you your next step."
+        if learner.last_activity_at is None:
+            days = (now - learner.created_at).days
+            return f"You haven't ticked anything since you signed up {_days(days)} ago."
+        return f"You haven't ticked anything for {_days((now - learner.last_activity_at).days)}."
+    if nudge.kind == rules.SELF_ASSESSMENT:
+        days = (now - learner.created_at).days
+        return f"You signed up {_days(days)} ago and haven't filled in the self-assessment."
+    if nudge.kind == rules.LEVEL_UP:
+        return f"You moved up to Level {nudge.dedup_key.removeprefix('level-')}."
+    return "You confirmed your email address for the Profit Pyramid."
+
+
 def nudge_context(
     *,
-    nudge: Nudge,
+    nudges: list[Nudge],
     learner: Learner,
     placement: Placement,
     curriculum: CurriculumRules,
     levels: dict[int, dict[str, str]],
+    now: datetime,
 ) -> dict:
+    """The email's context: the first nudge leads; the others (due at the same time) are
+    carried by it and their reasons join the "why" line."""
+    nudge = nudges[0]
     steps = placement.next_steps
     level = levels.get(placement.level, {})
     return {
         "nudge": nudge,
         "kind": nudge.kind,
+        "combined_kinds": [other.kind for other in nudges[1:]],
+        "why": " ".join(nudge_reason(each, learner, now) for each in nudges),
         "first_name": learner.user.first_name,
         "name": learner.user.first_name or learner.user.email,
         "level": placement.level,
@@ -76,6 +124,7 @@ def nudge_context(
         "progress_url": absolute_url("/progress/"),
         "profile_url": absolute_url("/profile/"),
         "unsubscribe_url": unsubscribe_url(learner.pk),
+        "preferences_url": preferences_url(learner.pk),
     }
 
 

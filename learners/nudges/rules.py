@@ -15,9 +15,11 @@ The dedup key of each kind is made here and only here; the ledger's unique const
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import zoneinfo
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 WELCOME = "welcome"
 SELF_ASSESSMENT = "self_assessment"
@@ -37,6 +39,26 @@ NEXT_STEP_LOCAL_HOUR = 9
 # Why a rule that fired still sends nothing.
 OPTED_OUT = "opted out"
 UNVERIFIED = "address not verified"
+# Why a nudge whose reason is gone by the time it would go out is skipped.
+PROGRESSED = "progressed"
+FINISHED = "finished"
+LEVELLED_UP = "levelled up"
+DELETED = "deleted"
+SUPERSEDED = "superseded"
+LEVEL_WENT_DOWN = "level went down"
+
+# Experiments: transactional kinds are never held out by default.
+DEFAULT_HOLDOUT_PERCENT = 10
+EXPERIMENT_KINDS = (SELF_ASSESSMENT, NEXT_STEP)
+
+# The budget on everything a learner receives.
+DEFAULT_WEEKLY_CAP = 2
+CAP_WINDOW = timedelta(days=7)
+DEFAULT_QUIET_START = time(21, 0)
+DEFAULT_QUIET_END = time(8, 0)
+# When several are due at once, the email is the first of these kinds; the others' reasons
+# are listed in it (each template already carries the next steps).
+COMBINE_ORDER = (LEVEL_UP, WELCOME, NEXT_STEP, SELF_ASSESSMENT)
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,7 @@ class LearnerFacts:
     last_activity_at: datetime | None = None
     # Latest ledger row of each kind (any status): "once" kinds only need to know one exists.
     last_nudge_at: dict[str, datetime] | None = None
+    kinds_off: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -88,8 +111,8 @@ def level_up_dedup_key(level: int) -> str:
     return f"level-{level}"
 
 
-def skip_reason(facts: LearnerFacts) -> str:
-    if not facts.nudges_enabled:
+def skip_reason(facts: LearnerFacts, kind: str | None = None) -> str:
+    if not facts.nudges_enabled or kind in facts.kinds_off:
         return OPTED_OUT
     if not facts.verified:
         return UNVERIFIED
@@ -109,14 +132,18 @@ def decide(facts: LearnerFacts, now: datetime) -> list[Decision]:
     decisions = []
 
     if WELCOME not in last and facts.verified and now - facts.signed_up_at <= WELCOME_WITHIN:
-        decisions.append(Decision(facts.learner_id, WELCOME, ONCE, reason))
+        decisions.append(Decision(facts.learner_id, WELCOME, ONCE, reason or _off(facts, WELCOME)))
 
     if (
         SELF_ASSESSMENT not in last
         and not facts.has_assessment
         and now - facts.signed_up_at >= SELF_ASSESSMENT_AFTER
     ):
-        decisions.append(Decision(facts.learner_id, SELF_ASSESSMENT, ONCE, reason))
+        decisions.append(
+            Decision(
+                facts.learner_id, SELF_ASSESSMENT, ONCE, reason or _off(facts, SELF_ASSESSMENT)
+            )
+        )
 
     # Without a self-assessment there is no track, so no next step to name: the
     # self_assessment reminder is that learner's nudge.
@@ -127,9 +154,18 @@ def decide(facts: LearnerFacts, now: datetime) -> list[Decision]:
         and _quiet_for_a_week(facts, now, local_now)
     ):
         decisions.append(
-            Decision(facts.learner_id, NEXT_STEP, next_step_dedup_key(local_now.date()), reason)
+            Decision(
+                facts.learner_id,
+                NEXT_STEP,
+                next_step_dedup_key(local_now.date()),
+                reason or _off(facts, NEXT_STEP),
+            )
         )
     return decisions
+
+
+def _off(facts: LearnerFacts, kind: str) -> str:
+    return OPTED_OUT if kind in facts.kinds_off else ""
 
 
 def _quiet_for_a_week(facts: LearnerFacts, now: datetime, local_now: datetime) -> bool:
@@ -149,19 +185,128 @@ def welcome_decision(facts: LearnerFacts) -> Decision | None:
     """The welcome once the address is verified (the email-confirmed hook)."""
     if WELCOME in (facts.last_nudge_at or {}) or not facts.verified:
         return None
-    return Decision(facts.learner_id, WELCOME, ONCE, skip_reason(facts))
+    return Decision(facts.learner_id, WELCOME, ONCE, skip_reason(facts, WELCOME))
 
 
 def level_up_decision(facts: LearnerFacts, *, from_level: int | None, to_level: int) -> Decision:
     """A level_up for reaching ``to_level``; only when it went up."""
     if from_level is not None and to_level <= from_level:
         raise ValueError("the level did not go up")
-    return Decision(facts.learner_id, LEVEL_UP, level_up_dedup_key(to_level), skip_reason(facts))
+    return Decision(
+        facts.learner_id, LEVEL_UP, level_up_dedup_key(to_level), skip_reason(facts, LEVEL_UP)
+    )
 
 
 def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:
     """An instructor's "send a next-step nudge now": at most once per learner-local day."""
     local_day = local_time(now, facts.timezone).date()
     return Decision(
-        facts.learner_id, NEXT_STEP, f"manual-{local_day.isoformat()}", skip_reason(facts)
+        facts.learner_id,
+        NEXT_STEP,
+        f"manual-{local_day.isoformat()}",
+        skip_reason(facts, NEXT_STEP),
     )
+
+
+# Hold-out groups ----------------------------------------------------------------------------
+
+
+def held_out(*, key: bytes, learner_id: int, experiment_id: int, percent: int) -> bool:
+    """Whether the learner is in the experiment's hold-out group: a keyed hash (HMAC-SHA256)
+    of the experiment and the learner, read as a fraction of 2**64 and compared with the
+    share. Stable for a learner within an experiment, independent across experiments, and
+    unpredictable without the key (so no one can steer who is held out)."""
+    digest = hmac.new(key, f"{experiment_id}:{learner_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") * 100 < percent * 2**64
+
+
+# The budget ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    weekly_cap: int = DEFAULT_WEEKLY_CAP
+    quiet_start: time = DEFAULT_QUIET_START
+    quiet_end: time = DEFAULT_QUIET_END
+
+
+def quiet_until(now: datetime, zone_name: str, budget: Budget) -> datetime | None:
+    """The end of the quiet hours ``now`` falls in, in the learner's zone (aware, UTC), or
+    None outside them. A window across midnight (21:00-08:00) ends the next morning."""
+    start, end = budget.quiet_start, budget.quiet_end
+    if start == end:
+        return None
+    zone = learner_zone(zone_name)
+    local = now.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, day = start <= clock < end, local.date()
+    elif clock >= start:
+        inside, day = True, local.date() + timedelta(days=1)
+    else:
+        inside, day = clock < end, local.date()
+    if not inside:
+        return None
+    # Wall-clock end; a DST gap at that hour moves it on by the gap (fold 0).
+    return datetime.combine(day, end, tzinfo=zone).astimezone(now.tzinfo)
+
+
+def cap_until(sent_at: list[datetime], now: datetime, cap: int) -> datetime | None:
+    """When one more email fits the cap (at most ``cap`` in any window (t - 7 days, t]),
+    given the learner's emails so far; None when one fits now."""
+    window = sorted(t for t in sent_at if now - CAP_WINDOW < t <= now)
+    if len(window) < cap:
+        return None
+    if cap <= 0:
+        return now + CAP_WINDOW  # a cap of 0 pauses every nudge: checked again in a week
+    return window[len(window) - cap] + CAP_WINDOW
+
+
+# Relevance just before sending -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendFacts:
+    """What is true of the learner just before a nudge goes out."""
+
+    active: bool = True
+    nudges_enabled: bool = True
+    kinds_off: frozenset[str] = field(default_factory=frozenset)
+    verified: bool = True
+    has_assessment: bool = False
+    last_activity_at: datetime | None = None
+    level: int = 1
+    level_changed_at: datetime | None = None
+    nothing_left: bool = False  # at the top with every key done: no next step to name
+
+
+def stale_reason(kind: str, dedup_key: str, decided_at: datetime, facts: SendFacts) -> str:
+    """Why a nudge decided at ``decided_at`` must not go out now ('' when it still should)."""
+    if not facts.active:
+        return DELETED
+    if not facts.nudges_enabled or kind in facts.kinds_off:
+        return OPTED_OUT
+    if not facts.verified:
+        return UNVERIFIED
+    moved_up = facts.level_changed_at is not None and facts.level_changed_at > decided_at
+    if kind == SELF_ASSESSMENT and facts.has_assessment:
+        return PROGRESSED
+    if kind == NEXT_STEP:
+        if facts.nothing_left:
+            return FINISHED
+        if facts.last_activity_at is not None and facts.last_activity_at > decided_at:
+            return PROGRESSED
+        if moved_up:
+            return LEVELLED_UP
+    if kind == LEVEL_UP and dedup_key != level_up_dedup_key(facts.level):
+        # Reached a higher level since (its own level_up carries the news), or fell back.
+        return LEVELLED_UP if facts.level > _level_of(dedup_key) else LEVEL_WENT_DOWN
+    return ""
+
+
+def _level_of(dedup_key: str) -> int:
+    return int(dedup_key.removeprefix("level-"))
+
+
+def combine_order(kind: str) -> int:
+    return COMBINE_ORDER.index(kind) if kind in COMBINE_ORDER else len(COMBINE_ORDER)

@@ -16,7 +16,8 @@ from curriculum.selectors import curriculum_rules
 from ..models import Learner
 from ..placement import Placement, place
 from ..selectors import learner_profile, progress_by_learner
-from .models import Nudge
+from . import rules
+from .models import Nudge, NudgeBudget, NudgePreference
 from .rules import LearnerFacts
 
 FACT_FIELDS = (
@@ -64,10 +65,38 @@ def last_nudges(learner_ids: Iterable[int]) -> dict[int, dict[str, datetime]]:
     return latest
 
 
+def preferences_of(learner_ids: Iterable[int]) -> dict[int, NudgePreference]:
+    """learner id -> their nudge preferences, for those who set any. One query."""
+    return {
+        p.learner_id: p for p in NudgePreference.objects.filter(learner_id__in=list(learner_ids))
+    }
+
+
+def kinds_off_of(learner_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    return {pk: frozenset(p.kinds_off) for pk, p in preferences_of(learner_ids).items()}
+
+
+def learners_opted_out_themselves(learner_ids: Iterable[int]) -> set[int]:
+    """Of these learners, those who turned every nudge off themselves: only they may turn
+    nudges back on. One query."""
+    return set(
+        NudgePreference.objects.filter(
+            learner_id__in=list(learner_ids), learner_opted_out_at__isnull=False
+        ).values_list("learner_id", flat=True)
+    )
+
+
+def nudge_budget() -> rules.Budget:
+    """The budget set in the admin, or the defaults. One query."""
+    row = NudgeBudget.objects.filter(pk=1).first()
+    return row.as_rule() if row else rules.Budget()
+
+
 def nudge_facts(learners: list[Learner]) -> list[LearnerFacts]:
-    """The rules' inputs for a chunk of learners: two queries."""
+    """The rules' inputs for a chunk of learners: three queries."""
     verified = verified_user_ids({learner.user_id: learner.user.email for learner in learners})
     latest = last_nudges(learner.pk for learner in learners)
+    kinds_off = kinds_off_of(learner.pk for learner in learners)
     return [
         LearnerFacts(
             learner_id=learner.pk,
@@ -78,6 +107,7 @@ def nudge_facts(learners: list[Learner]) -> list[LearnerFacts]:
             has_assessment=learner.assessment_submitted_at is not None,
             last_activity_at=learner.last_activity_at,
             last_nudge_at=dict(latest.get(learner.pk, {})),
+            kinds_off=kinds_off.get(learner.pk, frozenset()),
         )
         for learner in learners
     ]

@@ -65,14 +65,16 @@ def nudges_hand(*, nudge_ids: list[int]) -> bool:
 
 def nudges_hand_pending(*, now: datetime | None = None, chunk_size: int | None = None) -> int:
     """The frequent pass: hand to workers pending rows that never reached one (the broker
-    was down) or were handed long ago. Rows in ``sending`` are left alone. Returns how many
-    rows were handed."""
+    was down, or they were deferred and their moment came) or were handed long ago. Rows in
+    ``sending`` and rows deferred to a later moment are left alone. Returns how many rows
+    were handed."""
     now = now or timezone.now()
     chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
     ids = list(
         Nudge.objects.filter(
             Q(handed_at__isnull=True, created_at__lte=now - HAND_GRACE)
             | Q(handed_at__lte=now - HAND_AGAIN_AFTER),
+            Q(not_before__isnull=True) | Q(not_before__lte=now),
             status=NudgeStatus.PENDING,
         )
         .order_by("pk")

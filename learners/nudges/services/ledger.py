@@ -14,24 +14,39 @@ from django.utils import timezone
 
 from ...models import Learner, LevelChange, User
 from .. import rules
-from ..models import Nudge, NudgeStatus
+from ..models import Experiment, Nudge, NudgeStatus
 from ..rules import Decision
 from ..selectors import FACT_FIELDS, learners_for_sweep, nudge_facts
+from .experiments import experiment_assign, experiments_running, holdout_key
 from .handoff import Handoff
 
 logger = logging.getLogger(__name__)
 
 
-def nudges_add(*, due: list[Decision], now: datetime) -> list[int]:
-    """Insert the due rows (a duplicate is ignored by the unique constraint) and return the
-    ids of this batch's rows still waiting for a worker. Two queries."""
-    Nudge.objects.bulk_create(
-        [
-            Nudge(learner_id=d.learner_id, kind=d.kind, dedup_key=d.dedup_key, created_at=now)
-            for d in due
-        ],
-        ignore_conflicts=True,
+def _new_row(decision: Decision, now: datetime, running: dict, key: bytes) -> Nudge:
+    """The ledger row of a due decision: in the running experiment of its kind, if any, and
+    "held out" (recorded, never sent) when the learner falls in its hold-out group."""
+    experiment, held = experiment_assign(running.get(decision.kind), decision.learner_id, key)
+    return Nudge(
+        learner_id=decision.learner_id,
+        kind=decision.kind,
+        dedup_key=decision.dedup_key,
+        created_at=now,
+        experiment=experiment,
+        status=NudgeStatus.HELD_OUT if held else NudgeStatus.PENDING,
     )
+
+
+def nudges_add(
+    *, due: list[Decision], now: datetime, running: dict[str, Experiment] | None = None
+) -> list[int]:
+    """Insert the due rows (a duplicate is ignored by the unique constraint) and return the
+    ids of this batch's rows still waiting for a worker (held-out rows never wait). Two
+    queries, and one more unless the running experiments are given."""
+    if running is None:
+        running = experiments_running(now=now)
+    key = holdout_key()
+    Nudge.objects.bulk_create([_new_row(d, now, running, key) for d in due], ignore_conflicts=True)
     wanted = Q()
     for kind in {d.kind for d in due}:
         wanted |= Q(kind=kind, dedup_key__in={d.dedup_key for d in due if d.kind == kind})
@@ -57,13 +72,14 @@ def _nudge_add_one(decision: Decision, now: datetime) -> Nudge | None:
             decision.skip_reason,
         )
         return None
+    row = _new_row(decision, now, experiments_running(now=now), holdout_key())
     nudge, created = Nudge.objects.get_or_create(
         learner_id=decision.learner_id,
         kind=decision.kind,
         dedup_key=decision.dedup_key,
-        defaults={"created_at": now},
+        defaults={"created_at": now, "experiment": row.experiment, "status": row.status},
     )
-    if created:
+    if created and nudge.status == NudgeStatus.PENDING:
         Handoff().on_commit([nudge.pk])
     return nudge if created else None
 

@@ -1,13 +1,16 @@
-"""A worker's chunk of nudges over one SMTP connection, each row claimed right before its
-message goes out: sent once, and a worker killed at any moment leaves at most one row in
-``sending``."""
+"""A worker's chunk of nudges over one SMTP connection: each learner's due nudges checked
+again, held to the budget (quiet hours, the weekly cap) and combined into one email, each
+row claimed right before its message goes out: sent once, and a worker killed at any moment
+leaves at most one email's rows in ``sending``."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
@@ -16,10 +19,18 @@ from django.utils import timezone
 
 from curriculum.selectors import curriculum_rules
 
+from ...models import Learner
+from ...placement import Placement
 from .. import rules
 from ..content import nudge_context, nudge_message
 from ..models import Nudge, NudgeStatus
-from ..selectors import chunk_placements, level_messages, verified_user_ids
+from ..selectors import (
+    chunk_placements,
+    kinds_off_of,
+    level_messages,
+    nudge_budget,
+    verified_user_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,129 +39,224 @@ MAX_ATTEMPTS = 5
 
 @dataclass
 class SendReport:
-    sent: int = 0
+    sent: int = 0  # rows sent (several rows may share one email)
+    emails: int = 0
     skipped: int = 0
+    deferred: int = 0
     failed: int = 0
     retry_ids: list[int] = field(default_factory=list)
 
 
-def nudges_send(*, nudge_ids: list[int]) -> SendReport:
+@dataclass
+class Email:
+    """One learner's due rows, to go out as one email (the first row's kind leads)."""
+
+    learner: Learner
+    rows: list[Nudge]
+
+
+def nudges_send(*, nudge_ids: list[int], now: datetime | None = None) -> SendReport:
     """Send a chunk of nudges over one SMTP connection.
 
-    Each row is claimed (pending -> sending) right before its message goes out, in the
-    commit that records the previous message as sent, so a row handed twice, or to two
-    workers at once, is sent once, and a worker killed at any moment leaves at most one row
-    in ``sending``. (Claiming a batch of rows at once saved commits, but a worker killed
-    mid-batch left the batch's unsent rows in ``sending`` for good.) Rows the SMTP server
-    refused go back to pending (``retry_ids``) or to failed after ``MAX_ATTEMPTS``.
+    The learners' other pending rows already due join the chunk, so that what is due for a
+    learner at once goes out as one email. Before anything is sent each row's reason is
+    checked again (a row whose reason is gone is skipped with that reason), rows in the
+    learner's quiet hours or over the weekly cap are deferred (pending, ``not_before`` set,
+    handed again by the frequent pass then), and an older row of a kind is superseded by a
+    newer one.
+
+    Each email's rows are claimed (pending -> sending) right before it goes out, in the
+    commit that records the previous email as sent and re-counts the learner's emails of
+    the last 7 days under a lock on the learner (so two workers never both fit under the
+    cap). Rows the SMTP server refused go back to pending (``retry_ids``) or to failed
+    after ``MAX_ATTEMPTS``. ``now`` is the clock (a seam for tests).
     """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else timezone.now
+    start = clock()
     report = SendReport()
-    nudges = list(
+    handed = list(
         Nudge.objects.filter(pk__in=list(nudge_ids), status=NudgeStatus.PENDING)
         .select_related("learner__user", "learner__track")
         .order_by("pk")
     )
-    to_send = _skip_undeliverable(nudges, report) if nudges else []
-    if not to_send:
+    if not handed:
         return report
-    ids = [nudge.pk for nudge in to_send]
-    messages = _messages(to_send)
+    others = (
+        Nudge.objects.filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=start),
+            learner_id__in={n.learner_id for n in handed},
+            status=NudgeStatus.PENDING,
+        )
+        .exclude(pk__in=[n.pk for n in handed])
+        .select_related("learner__user", "learner__track")
+        .order_by("pk")
+    )
+    emails, placements = _plan(handed + list(others), start, report)
+    if not emails:
+        return report
+    ids = [row.pk for email in emails for row in email.rows]
+    render = _renderer(placements, start)
     smtp = get_connection(fail_silently=False)
     try:
         smtp.open()
     except OSError as exc:  # smtplib.SMTPException is an OSError
-        logger.warning("SMTP server unreachable for %d nudges: %s", len(to_send), exc)
+        logger.warning("SMTP server unreachable for %d nudges: %s", len(ids), exc)
         _record_failure(ids, exc, count_attempt=True)
         report.retry_ids = _still_pending(ids)
         report.failed = len(ids) - len(report.retry_ids)
         return report
-    failed_ids = _send_each(smtp, messages, report)
+    failed_ids = _send_each(smtp, emails, render, clock, report)
     if failed_ids:
         report.retry_ids = _still_pending(ids)
         report.failed = Nudge.objects.filter(pk__in=failed_ids, status=NudgeStatus.FAILED).count()
     return report
 
 
-def _skip_undeliverable(nudges: list[Nudge], report: SendReport) -> list[Nudge]:
-    """Mark skipped the rows whose learner opted out or lost their verified address since
-    the row was created; return the others."""
-    verified = verified_user_ids({n.learner.user_id: n.learner.user.email for n in nudges})
-    skipped: dict[str, list[int]] = {}
-    to_send = []
-    for nudge in nudges:
-        if not nudge.learner.nudges_enabled:
-            skipped.setdefault(rules.OPTED_OUT, []).append(nudge.pk)
-        elif nudge.learner.user_id not in verified:
-            skipped.setdefault(rules.UNVERIFIED, []).append(nudge.pk)
-        else:
-            to_send.append(nudge)
+def _plan(
+    rows: list[Nudge], now: datetime, report: SendReport
+) -> tuple[list[Email], dict[int, Placement]]:
+    """Skip the rows whose reason is gone, defer those in quiet hours or not yet due, and
+    group the rest per learner. A fixed number of queries whatever the chunk's size."""
+    by_learner: dict[int, list[Nudge]] = defaultdict(list)
+    for row in rows:
+        by_learner[row.learner_id].append(row)
+    learners = {rows[0].learner_id: rows[0].learner for rows in by_learner.values()}
+    placements = chunk_placements(list(learners.values()))
+    facts = _send_facts(list(learners.values()), placements)
+    budget = nudge_budget()
+    skipped: dict[str, list[int]] = defaultdict(list)
+    deferred: dict[datetime, list[int]] = defaultdict(list)
+    emails = []
+    for learner_id, learner_rows in by_learner.items():
+        learner = learners[learner_id]
+        keep = []
+        for row in learner_rows:
+            reason = rules.stale_reason(row.kind, row.dedup_key, row.created_at, facts[learner_id])
+            if reason:
+                skipped[reason].append(row.pk)
+            else:
+                keep.append(row)
+        # Of two rows of a kind (a deferred next_step and this week's), the newer one goes.
+        newest: dict[str, Nudge] = {}
+        for row in sorted(keep, key=lambda r: (r.created_at, r.pk)):
+            if row.kind in newest:
+                skipped[rules.SUPERSEDED].append(newest[row.kind].pk)
+            newest[row.kind] = row
+        keep = sorted(newest.values(), key=lambda r: (rules.combine_order(r.kind), r.pk))
+        if not keep:
+            continue
+        later = [row for row in keep if row.not_before and row.not_before > now]
+        until = rules.quiet_until(now, learner.timezone, budget)
+        if until is not None or later:
+            wait = until or max(row.not_before for row in later)
+            deferred[wait].extend(row.pk for row in keep)
+            continue
+        emails.append(Email(learner=learner, rows=keep))
     for reason, ids in skipped.items():
         report.skipped += Nudge.objects.filter(pk__in=ids, status=NudgeStatus.PENDING).update(
             status=NudgeStatus.SKIPPED, last_error=reason
         )
-    return to_send
+    for until, ids in deferred.items():
+        report.deferred += _defer(ids, until)
+    return emails, placements
 
 
-def _messages(to_send: list[Nudge]) -> Iterator[tuple[Nudge, EmailMessage]]:
-    """Each nudge with its email, rendered as the sending loop reaches it (the chunk's
-    placements and level messages are read first, before any connection is opened)."""
+def _send_facts(
+    learners: list[Learner], placements: dict[int, Placement]
+) -> dict[int, rules.SendFacts]:
+    """What is true of each learner now, for the relevance check: two queries."""
+    verified = verified_user_ids({learner.user_id: learner.user.email for learner in learners})
+    kinds_off = kinds_off_of(learner.pk for learner in learners)
+    facts = {}
+    for learner in learners:
+        steps = placements[learner.pk].next_steps
+        facts[learner.pk] = rules.SendFacts(
+            active=learner.user.is_active,
+            nudges_enabled=learner.nudges_enabled,
+            kinds_off=kinds_off.get(learner.pk, frozenset()),
+            verified=learner.user_id in verified,
+            has_assessment=learner.assessment_submitted_at is not None,
+            last_activity_at=learner.last_activity_at,
+            level=learner.level,
+            level_changed_at=learner.level_changed_at,
+            nothing_left=steps.maintaining and not steps.modules and not steps.open_keys,
+        )
+    return facts
+
+
+def _defer(nudge_ids: list[int], until: datetime) -> int:
+    """Still pending, not before ``until``; the frequent pass hands them again then."""
+    return Nudge.objects.filter(pk__in=nudge_ids, status=NudgeStatus.PENDING).update(
+        not_before=until, handed_at=None
+    )
+
+
+def _renderer(placements: dict[int, Placement], now: datetime) -> Callable[[Email], EmailMessage]:
+    """Renders each email as the sending loop reaches it (the chunk's placements and level
+    messages are read first, before any connection is opened)."""
     curriculum = curriculum_rules()
-    learners = {n.learner_id: n.learner for n in to_send}
-    placements = chunk_placements(list(learners.values()), curriculum)
     levels = level_messages()
 
-    def render(nudge: Nudge) -> EmailMessage:
-        learner = learners[nudge.learner_id]
+    def render(email: Email) -> EmailMessage:
+        learner = email.learner
         context = nudge_context(
-            nudge=nudge,
+            nudges=email.rows,
             learner=learner,
             placement=placements[learner.pk],
             curriculum=curriculum,
             levels=levels,
+            now=now,
         )
-        return nudge_message(nudge=nudge, learner=learner, context=context)
+        return nudge_message(nudge=email.rows[0], learner=learner, context=context)
 
-    return ((nudge, render(nudge)) for nudge in to_send)
+    return render
 
 
 def _send_each(
-    smtp, messages: Iterator[tuple[Nudge, EmailMessage]], report: SendReport
+    smtp,
+    emails: list[Email],
+    render: Callable[[Email], EmailMessage],
+    clock: Callable[[], datetime],
+    report: SendReport,
 ) -> list[int]:
-    """Claim and send each message in turn; returns the ids the server refused."""
-    accepted: list[int] = []  # sent, not yet recorded (at most one)
+    """Claim and send each email in turn; returns the ids the server refused."""
+    budget = nudge_budget()
+    accepted: list[int] = []  # sent, not yet recorded (one email's rows)
     failed_ids: list[int] = []
     try:
-        for nudge, message in messages:
-            # The previous message recorded as sent and the next row claimed in one commit
-            # (one disk flush per email, not two): a worker killed at any moment has at most
-            # one row in ``sending``.
+        for email in emails:
+            now = clock()
+            # The previous email recorded as sent and the next one's rows claimed in one
+            # commit (one disk flush per email, not two).
             with transaction.atomic():
-                marked = _mark_sent(accepted)
-                mine = _claim(nudge.pk)
+                marked = _mark_sent(accepted, now)
+                won = _claim_email(email, now, budget.weekly_cap, report)
             report.sent += marked
             accepted = []
-            if not mine:
-                continue  # another worker has it
+            if not won:
+                continue  # another worker has them, or the cap deferred them
+            email.rows = [row for row in email.rows if row.pk in won]
             try:
-                smtp.send_messages([message])
+                smtp.send_messages([render(email)])
             except smtplib.SMTPServerDisconnected as exc:
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
+                failed_ids.extend(won)
+                _record_failure(won, exc, count_attempt=False)
                 break  # the rest of the chunk waits for the retry
             except smtplib.SMTPException as exc:
                 # The server refused this message; the connection is still usable.
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
+                failed_ids.extend(won)
+                _record_failure(won, exc, count_attempt=False)
                 continue
             except OSError as exc:
-                failed_ids.append(nudge.pk)
-                _record_failure([nudge.pk], exc, count_attempt=False)
+                failed_ids.extend(won)
+                _record_failure(won, exc, count_attempt=False)
                 break
-            accepted.append(nudge.pk)
+            accepted = won
+            report.emails += 1
     finally:
-        # The row in flight when an unexpected error stopped the loop, if any, stays in
-        # ``sending``: the server may have accepted it.
-        report.sent += _mark_sent(accepted)
+        # The rows in flight when an unexpected error stopped the loop, if any, stay in
+        # ``sending``: the server may have accepted them.
+        report.sent += _mark_sent(accepted, clock())
         try:
             smtp.close()
         except OSError:
@@ -158,24 +264,56 @@ def _send_each(
     return failed_ids
 
 
-def _claim(nudge_id: int) -> bool:
-    """Pending -> sending, the conditional update that makes a send exclusive: of workers
-    racing for the row, the one whose update counts a row won it."""
+def emails_in_cap_window(learner_id: int, now: datetime) -> list[datetime]:
+    """When the learner's emails of the last 7 days went out (a row combined into another
+    row's email is not an email of its own; a row still ``sending`` counts)."""
+    return list(
+        Nudge.objects.filter(
+            learner_id=learner_id,
+            status__in=[NudgeStatus.SENT, NudgeStatus.SENDING],
+            combined_into__isnull=True,
+            sending_started_at__gt=now - rules.CAP_WINDOW,
+        ).values_list("sending_started_at", flat=True)
+    )
+
+
+def _claim_email(email: Email, now: datetime, cap: int, report: SendReport) -> list[int]:
+    """Inside the caller's transaction: the learner locked, the cap checked against their
+    emails so far, then each row claimed (pending -> sending, the conditional update that
+    makes a send exclusive; of workers racing for a row, the one whose update counts it won
+    it). Returns the rows won, the first one the email's own."""
+    learner_id = email.learner.pk
+    # The lock makes "count, then claim" atomic per learner: two workers cannot both fit
+    # under the cap. (No-op on SQLite, where writers are serialised anyway.)
+    list(Learner.objects.select_for_update().filter(pk=learner_id).values_list("pk", flat=True))
+    until = rules.cap_until(emails_in_cap_window(learner_id, now), now, cap)
+    if until is not None:
+        report.deferred += _defer([row.pk for row in email.rows], until)
+        return []
+    won: list[int] = []
+    for row in email.rows:
+        if _claim(row.pk, now, combined_into=won[0] if won else None):
+            won.append(row.pk)
+    return won
+
+
+def _claim(nudge_id: int, now: datetime, *, combined_into: int | None) -> bool:
     return bool(
         Nudge.objects.filter(pk=nudge_id, status=NudgeStatus.PENDING).update(
             status=NudgeStatus.SENDING,
-            sending_started_at=timezone.now(),
+            sending_started_at=now,
             attempts=F("attempts") + 1,
+            combined_into_id=combined_into,
         )
     )
 
 
-def _mark_sent(nudge_ids: list[int]) -> int:
-    """Sending -> sent for the messages the server accepted."""
+def _mark_sent(nudge_ids: list[int], now: datetime) -> int:
+    """Sending -> sent for the rows of the email the server accepted."""
     if not nudge_ids:
         return 0
     return Nudge.objects.filter(pk__in=nudge_ids, status=NudgeStatus.SENDING).update(
-        status=NudgeStatus.SENT, sent_at=timezone.now(), last_error=""
+        status=NudgeStatus.SENT, sent_at=now, last_error=""
     )
 
 
@@ -186,6 +324,7 @@ def _record_failure(nudge_ids: list[int], error: BaseException, *, count_attempt
         pk__in=nudge_ids, status__in=[NudgeStatus.PENDING, NudgeStatus.SENDING]
     ).update(
         attempts=attempts,
+        combined_into=None,
         status=Case(
             When(
                 Q(attempts__gte=MAX_ATTEMPTS - (1 if count_attempt else 0)),

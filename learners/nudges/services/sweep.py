@@ -13,6 +13,7 @@ from django.utils import timezone
 from .. import rules
 from ..models import Nudge, NudgeStatus
 from ..selectors import learners_for_sweep, nudge_facts
+from .experiments import experiments_running
 from .handoff import Handoff
 from .ledger import nudges_add
 
@@ -50,6 +51,7 @@ def nudges_sweep(
     report = SweepReport(at=now)
     handoff = Handoff()
     base = learners_for_sweep()
+    running = experiments_running(now=now)
     last_pk = 0
     while chunk := list(base.filter(pk__gt=last_pk)[:chunk_size]):
         last_pk = chunk[-1].pk
@@ -66,7 +68,7 @@ def nudges_sweep(
         if dry_run or not due:
             continue
         with transaction.atomic():
-            handoff.on_commit(nudges_add(due=due, now=now))
+            handoff.on_commit(nudges_add(due=due, now=now, running=running))
     report.handed, report.not_handed = handoff.handed, handoff.not_handed
     if not dry_run:
         _count_outcomes(report)
