@@ -119,12 +119,18 @@ def _submitted_learners():
 
 
 def do_progress(args) -> dict:
-    """Queries of /progress/ for the learners with the least and the most progress, and
-    session cookies of a random sample of learners for wrk."""
+    """Queries of /progress/ (a cache miss, then a hit) for the learners with the least and
+    the most progress and one at level 4, and session cookies of a random sample of
+    learners for wrk."""
+    import redis
     from django.db.models import Count
 
+    from curriculum.selectors import curriculum_rules
     from learners.models import Learner
 
+    # The bench's own Redis database. Pages are cached by learner id, and the database of
+    # the other size has the same ids: start empty so that no page of the other comes back.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
     learners = _submitted_learners().annotate(
         done=Count("key_completions", distinct=True) + Count("module_progress", distinct=True)
     )
@@ -138,16 +144,18 @@ def do_progress(args) -> dict:
             continue
         client = Client()
         client.force_login(learner.user)
-        client.get("/progress/")  # the curriculum cache and the session are warm from here
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get("/progress/")
-        queries[label] = {
-            "learner": learner.pk,
-            "done": getattr(learner, "done", None),
-            "status": response.status_code,
-            "queries": len(captured),
-            "sql": [query["sql"][:200] for query in captured.captured_queries],
-        }
+        client.get("/bench/signed-in")  # the session is in the cache from here
+        curriculum_rules()  # and so is the curriculum
+        for cache_state in ("miss", "hit"):  # the first view renders the body, the next reads it
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get("/progress/")
+            queries[f"{label} ({cache_state})"] = {
+                "learner": learner.pk,
+                "done": getattr(learner, "done", None),
+                "status": response.status_code,
+                "queries": len(captured),
+                "sql": [query["sql"][:200] for query in captured.captured_queries],
+            }
     client = Client()
     client.force_login(least.user)
     for url in ("/healthz", "/bench/signed-in"):
@@ -169,6 +177,7 @@ def do_progress(args) -> dict:
         "queries": queries,
         "sessions": len(cookies),
         "cookie_name": settings.SESSION_COOKIE_NAME,
+        "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     }
 
@@ -426,7 +435,7 @@ ROSTER_COLUMNS = list(roster.COLUMNS)
 def roster_csv(rows: int, existing: list[str], seed_value: int = 6) -> str:
     """A roster of ``rows`` learners: new ones, and the ``existing`` emails again (updates)."""
     from bench.seed import TIMEZONES, _completed_modules, _engineer_answers, _founder_answers
-    from learners.selectors import curriculum_rules
+    from curriculum.selectors import curriculum_rules
 
     rng = random.Random(seed_value)
     rules = curriculum_rules(fresh=True)

@@ -44,11 +44,14 @@ ROOT = BENCH.parent
 PYTHON = sys.executable
 MEASUREMENTS = ("progress", "admin", "recompute", "sweep", "import")
 RESULT_PREFIX = "BENCH_RESULT "
+SIGNED_IN, PROGRESS, PROGRESS_MISS = "/bench/signed-in", "/progress/", "/bench/progress-miss"
 
 
 # --- targets (issue 6) -------------------------------------------------------------------
 
-PROGRESS_P50_RATIO = 2.0  # progress p50 within 2x of the trivial view
+# Progress p50 within 1.5x of a signed-in trivial page behind the same middleware (issue 10;
+# issue 6 asked 2x /healthz, which no signed-in page reaches: see 2026-11-29-vm-notes.md).
+PROGRESS_P50_RATIO = 1.5
 PROGRESS_MAX_QUERIES = 8
 ADMIN_P50_RATIO = 1.5  # admin p50 at the largest size within 1.5x of the smallest
 QUERIES_PER_LEARNER = 1 / 100  # at least 100x fewer queries than learners
@@ -214,20 +217,21 @@ class Bench:
         try:
             _wait_for(f"{base}/healthz")
             name = result["cookie_name"]
+            # The CSRF cookie a browser keeps after its first page (any 32 letters or digits):
+            # without it every page with a form would mint a new CSRF secret and cookie.
+            csrf = f"{result['csrf_cookie_name']}={secrets.token_hex(16)}"
             session = cookies.read_text().split()[0]
-            result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}"})
+            result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}; {csrf}"})
             pages = {
                 "trivial (/healthz)": "/healthz",
-                "signed-in trivial (/bench/signed-in)": "/bench/signed-in",
-                "progress (/progress/)": "/progress/",
-                "progress, cached HTML prototype (/bench/progress-cached)": (
-                    "/bench/progress-cached"
-                ),
+                "signed-in trivial (/bench/signed-in)": SIGNED_IN,
+                "progress (/progress/)": PROGRESS,
+                "progress, cache miss (/bench/progress-miss)": PROGRESS_MISS,
             }
             for session in cookies.read_text().split():  # every learner's page in the cache
-                _status(f"{base}/bench/progress-cached", {"Cookie": f"{name}={session}"})
+                _status(f"{base}/progress/", {"Cookie": f"{name}={session}; {csrf}"})
             for path in pages.values():  # warm every worker: imports, connections, caches
-                self._wrk(base + path, name, cookies, max(self.args.connections), duration=3)
+                self._wrk(base + path, name, cookies, max(self.args.connections), csrf, duration=3)
             before = _pg_sessions(url)
             started = dt.datetime.now(dt.UTC)
             result["pages"] = {}
@@ -235,7 +239,7 @@ class Bench:
                 runs: dict[str, list] = {label: [] for label in pages}
                 for _ in range(self.args.rounds):
                     for label, path in pages.items():
-                        runs[label].append(self._wrk(base + path, name, cookies, connections))
+                        runs[label].append(self._wrk(base + path, name, cookies, connections, csrf))
                 result["pages"][connections] = {
                     label: _combine(rounds) for label, rounds in runs.items()
                 }
@@ -259,6 +263,7 @@ class Bench:
         cookie_name: str,
         cookies: Path,
         connections: int,
+        extra_cookie: str = "",
         duration: int | None = None,
     ):
         command = [
@@ -277,6 +282,7 @@ class Bench:
             "--",
             cookie_name,
             str(cookies),
+            *([extra_cookie] if extra_cookie else []),
         ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         line = next(line for line in output.splitlines() if line.startswith("BENCH_WRK "))
@@ -621,9 +627,7 @@ def _render_progress(sizes: dict) -> list[str]:
     rows = []
     for size, data in measured.items():
         for connections, pages in data["pages"].items():
-            trivial, progress = pages["trivial (/healthz)"], pages["progress (/progress/)"]
-            ratio = progress["p50_us"] / max(trivial["p50_us"], 1)
-            signed_in = pages.get("signed-in trivial (/bench/signed-in)")
+            by_path = {_path_of(label): page for label, page in pages.items()}
             for label, page in pages.items():
                 rows.append(
                     [
@@ -637,64 +641,9 @@ def _render_progress(sizes: dict) -> list[str]:
                         page["non200"] + page["socket_errors"],
                     ]
                 )
-            rows.append(
-                [
-                    f"{size:,}",
-                    connections,
-                    "**progress / trivial p50**",
-                    "",
-                    f"**{ratio:.2f}x** {_verdict(ratio <= PROGRESS_P50_RATIO)}",
-                    "",
-                    "",
-                    "",
-                ]
-            )
-            cached = pages.get("progress, cached HTML prototype (/bench/progress-cached)")
-            if cached:
-                ratio = cached["p50_us"] / max(trivial["p50_us"], 1)
-                rows.append(
-                    [
-                        f"{size:,}",
-                        connections,
-                        "cached prototype / trivial p50",
-                        "",
-                        f"{ratio:.2f}x",
-                        "",
-                        "",
-                        "",
-                    ]
-                )
-            if signed_in:
-                ratio = progress["p50_us"] / max(signed_in["p50_us"], 1)
-                rows.append(
-                    [
-                        f"{size:,}",
-                        connections,
-                        "progress / signed-in trivial p50",
-                        "",
-                        f"{ratio:.2f}x",
-                        "",
-                        "",
-                        "",
-                    ]
-                )
-        queries = [v["queries"] for k, v in data["queries"].items() if not k.startswith("/")]
-        listed = ", ".join(f"{k}: {v['queries']}" for k, v in data["queries"].items())
-        requests = sum(p["requests"] for pages in data["pages"].values() for p in pages.values())
-        opened = data["pg_sessions_opened"]
-        # CONN_MAX_AGE closes a connection after that many seconds: each worker may open
-        # one more per period; never one per request.
-        max_age = data.get("conn_max_age") or 0
-        periods = 1 + int(data.get("load_seconds", 0) // max_age) if max_age else None
-        reused = periods is not None and opened <= data["wrk"]["workers"] * (periods + 1)
-        lines.append(
-            f"- {size:,}: queries per request ({listed}) "
-            f"{_verdict(max(queries) <= PROGRESS_MAX_QUERIES and len(set(queries)) == 1)}; "
-            f"PostgreSQL connections opened during the measured load: {opened} for "
-            f"{requests:,} requests ({data['wrk']['workers']} gunicorn workers; "
-            f"live after: {data['pg_connections_live']['live']}; CONN_MAX_AGE {max_age}s, "
-            f"{data.get('load_seconds', 0):.0f}s of load) {_verdict(reused)}"
-        )
+            rows += _progress_ratios(size, connections, by_path)
+        lines.append(f"- {size:,}: {_progress_queries(data)}")
+        lines.append(f"- {size:,}: {_progress_connections(data)}")
     if measured:
         first = next(iter(measured.values()))["wrk"]
         lines.insert(
@@ -702,7 +651,10 @@ def _render_progress(sizes: dict) -> list[str]:
             f"gunicorn {first['workers']} sync workers; wrk with "
             f"{' and '.join(map(str, first['connections']))} connections, "
             f"{first['duration']}s per run, median of {first['rounds']} runs per page, "
-            f"each request with the session of one of 200 random learners.\n",
+            f"each request with the session of one of 200 random learners. Every learner's "
+            f"page is loaded once before the runs, so /progress/ is measured from the cache; "
+            f"/bench/progress-miss drops the learner's cached body first (every request "
+            f"renders it, as the first view after a change does).\n",
         )
     lines.append("")
     lines += _table(
@@ -710,6 +662,67 @@ def _render_progress(sizes: dict) -> list[str]:
         rows,
     )
     return lines + _error_rows(sizes, "progress") + [""]
+
+
+def _path_of(label: str) -> str:
+    return label[label.rindex("(") + 1 : label.rindex(")")]
+
+
+def _progress_ratios(size: int, connections, by_path: dict) -> list[list]:
+    """p50 ratios of the progress page: against the signed-in trivial page (the target),
+    and, for reference, against /healthz and for a cache miss."""
+    rows = []
+    progress, signed_in = by_path[PROGRESS], by_path.get(SIGNED_IN)
+
+    def row(label: str, page: dict, base: dict, verdict: bool = False) -> list:
+        ratio = page["p50_us"] / max(base["p50_us"], 1)
+        shown = (
+            f"**{ratio:.2f}x** {_verdict(ratio <= PROGRESS_P50_RATIO)}"
+            if verdict
+            else (f"{ratio:.2f}x")
+        )
+        return [f"{size:,}", connections, label, "", shown, "", "", ""]
+
+    if signed_in:
+        rows.append(row("**progress / signed-in trivial p50**", progress, signed_in, True))
+    rows.append(row("progress / trivial (/healthz) p50", progress, by_path["/healthz"]))
+    if signed_in and PROGRESS_MISS in by_path:
+        rows.append(row("cache miss / signed-in trivial p50", by_path[PROGRESS_MISS], signed_in))
+    return rows
+
+
+def _progress_queries(data: dict) -> str:
+    """Queries of one request, in-process: for sample learners a cache miss and a hit each.
+    The count must not depend on the learner's progress (all misses equal, all hits equal)."""
+    entries = data["queries"]
+    listed = ", ".join(f"{label}: {entry['queries']}" for label, entry in entries.items())
+    groups: dict[str, set[int]] = {}
+    for label, entry in entries.items():
+        if not label.startswith("/"):
+            kind = label[label.rindex("(") :] if label.endswith(")") else ""
+            groups.setdefault(kind, set()).add(entry["queries"])
+    ok = (
+        all(len(counts) == 1 for counts in groups.values())
+        and max((count for counts in groups.values() for count in counts), default=0)
+        <= PROGRESS_MAX_QUERIES
+    )
+    return f"queries per request ({listed}) {_verdict(ok)}"
+
+
+def _progress_connections(data: dict) -> str:
+    requests = sum(p["requests"] for pages in data["pages"].values() for p in pages.values())
+    opened = data["pg_sessions_opened"]
+    # CONN_MAX_AGE closes a connection after that many seconds: each worker may open
+    # one more per period; never one per request.
+    max_age = data.get("conn_max_age") or 0
+    periods = 1 + int(data.get("load_seconds", 0) // max_age) if max_age else None
+    reused = periods is not None and opened <= data["wrk"]["workers"] * (periods + 1)
+    return (
+        f"PostgreSQL connections opened during the measured load: {opened} for "
+        f"{requests:,} requests ({data['wrk']['workers']} gunicorn workers; "
+        f"live after: {data['pg_connections_live']['live']}; CONN_MAX_AGE {max_age}s, "
+        f"{data.get('load_seconds', 0):.0f}s of load) {_verdict(reused)}"
+    )
 
 
 def _render_admin(sizes: dict) -> list[str]:

@@ -1,5 +1,7 @@
 -- wrk script: each request carries the session cookie of one of many learners (a file of
--- session keys, one a line, given after "--"), so the load spreads over real learners.
+-- session keys, one a line, given after "--"), so the load spreads over real learners; and,
+-- when given as a third argument ("csrftoken=..."), the CSRF cookie a browser keeps after its
+-- first page, so that a page with a form does not mint a new CSRF secret on every request.
 -- Counts non-200 answers (a 302 to the login page would look fast) and prints the summary
 -- as one JSON line for bench/run.py.
 
@@ -11,6 +13,7 @@ end
 
 function init(args)
   cookie_name = args[1]
+  extra_cookie = args[3] and ("; " .. args[3]) or ""
   cookies = {}
   if args[2] then
     for line in io.lines(args[2]) do
@@ -27,7 +30,7 @@ function request()
     return wrk.format("GET")
   end
   position = position % #cookies + 1
-  return wrk.format("GET", nil, { ["Cookie"] = cookie_name .. "=" .. cookies[position] })
+  return wrk.format("GET", nil, { ["Cookie"] = cookie_name .. "=" .. cookies[position] .. extra_cookie })
 end
 
 function response(status, headers, body)

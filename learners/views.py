@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
+from curriculum.rules import CurriculumRules
+from curriculum.selectors import curriculum_rules
 
 from .forms import SelfAssessmentForm
 from .models import Learner, LevelChange
 from .placement import MAX_LEVEL, Placement, module_list
-from .selectors import curriculum_rules, learner_placement, learner_progress
+from .selectors import learner_placement, learner_progress
 from .services import (
     Recomputed,
     key_set_done,
     learner_ensure,
-    learner_update_profile,
+    learner_set_assessment,
     module_set_done,
 )
 
@@ -35,6 +34,13 @@ PYRAMID_WIDTH = 320
 PYRAMID_HEIGHT = 232
 PYRAMID_TOP_WIDTH = 64
 PYRAMID_GAP = 6
+
+# How long a learner's rendered progress page is kept. Its key changes with every write
+# that changes the page, so this only bounds how long an unused entry takes up room.
+PROGRESS_CACHE_SECONDS = 24 * 60 * 60
+# What the progress view reads of the learner to find their cached page (the rest of the
+# row is read only to render it).
+PROGRESS_KEY_FIELDS = ("pk", "version", "track", "assessment_submitted_at")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -66,11 +72,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def _learner(request: HttpRequest) -> Learner:
     """The signed-in user's learner profile (one query); created for accounts made
     outside the signup form, such as a superuser."""
-    learner = Learner.objects.select_related("track").filter(user=request.user).first()
-    if learner is None:
+    try:
+        # get(), not first(): it drops the model's ordering (by the user's email, a join).
+        return Learner.objects.select_related("track").get(user=request.user)
+    except Learner.DoesNotExist:
         learner_ensure(user=request.user)
-        learner = Learner.objects.select_related("track").get(user=request.user)
-    return learner
+        return Learner.objects.select_related("track").get(user=request.user)
 
 
 @login_required
@@ -80,7 +87,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         form = SelfAssessmentForm.for_learner(learner, data=request.POST)
         if form.is_valid():
             try:
-                result = learner_update_profile(
+                result = learner_set_assessment(
                     learner=learner,
                     track=form.cleaned_data["track"],
                     answers=form.answers(),
@@ -108,98 +115,96 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def progress(request: HttpRequest) -> HttpResponse:
-    # A fixed number of queries whatever the learner's progress: user, learner, their
-    # modules, their keys, their history. The curriculum and the session come from the cache.
-    # The page is the hot path of the site, so the context is built for a cheap render:
-    # ids as text (no number localisation per item), action URLs and the pyramid drawing
-    # memoised per process, one CSRF input for all the forms (the token is one per page
-    # either way).
-    learner = _learner(request)
-    if not learner.has_assessment or learner.track is None:
+    """The learner's level, reasons, next steps, checklist and history.
+
+    With the body in the cache a view costs two small queries (the user; the learner's key
+    fields); rendering the body costs four more (the whole learner with its track, their
+    modules, keys and level history).
+    """
+    try:
+        learner = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(user=request.user)
+    except Learner.DoesNotExist:  # an account made outside the signup form: the profile page
+        learner = None  # makes its learner
+    if learner is None or not learner.has_assessment or learner.track_id is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
         return redirect("profile")
     rules = curriculum_rules()
+    # Rendered without the request: the CSRF token and the flash messages stay outside it.
+    body = cache.get_or_set(
+        progress_cache_key(learner, rules),
+        lambda: render_to_string("learners/progress_body.html", _progress_body(learner.pk, rules)),
+        PROGRESS_CACHE_SECONDS,
+    )
+    return render(request, "learners/progress.html", {"body": body})
+
+
+def progress_cache_key(learner: Learner, rules: CurriculumRules) -> str:
+    """The cache key of the learner's progress page body. The body is the same for every
+    request until the learner's data (``Learner.version``, bumped by every write through
+    the services and the roster import) or the curriculum (``rules.version``, a digest)
+    changes, so a stale body is never served."""
+    return f"progress-body:{learner.pk}:{learner.version}:{rules.version}"
+
+
+def _progress_body(learner_id: int, rules: CurriculumRules) -> dict:
+    """The context of the progress page's body: four queries (the learner with its track,
+    their modules, keys and level history; the curriculum comes from the cache), whatever
+    their progress."""
+    learner = Learner.objects.select_related("track").get(pk=learner_id)
     track = rules.tracks[learner.track.slug]
     progress_ = learner_progress(learner)
     placement = learner_placement(learner, rules, progress_)
     history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
-    # reverse() reads both the script prefix and the URLconf: both are in the memo's key.
-    where = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    tiers = _pyramid_tiers(rules.level_names, current=placement.level)
     keys = [
         {
-            "id": str(key.id),
-            "url": _action_url("key_done", key.id, *where),
+            "id": key.id,
             "text": key.text,
             "done": key.code in placement.done_keys,
             "modules": _module_words(key.module_numbers),
         }
         for key in track.keys.get(placement.level, ())
     ]
-    return render(
-        request,
-        "learners/progress.html",
-        {
-            "learner": learner,
-            "placement": placement,
-            "csrf_input": csrf_input(request),
-            "pyramid": _pyramid_svg(tuple(sorted(rules.level_names.items())), placement.level),
-            "next_modules": [
-                (str(number), rules.module_titles.get(number, ""))
-                for number in placement.next_steps.modules
-            ],
-            "next_level_name": (
-                rules.level_name(placement.level + 1) if placement.level < MAX_LEVEL else ""
-            ),
-            "stages": [
-                {
-                    "stage": stage,
-                    "serves_name": rules.level_name(stage.serves_level),
-                    "next_name": rules.level_name(stage.serves_level + 1),
-                    "modules": [
-                        {
-                            "number": str(number),
-                            "url": _action_url("module_done", rules.module_ids[number], *where),
-                            "title": rules.module_titles.get(number, ""),
-                            "done": number in progress_.completed_modules,
-                        }
-                        for number in stage.modules
-                    ],
-                }
-                for stage in rules.stages
-            ],
-            "keys": keys,
-            "keys_done": str(sum(1 for key in keys if key["done"])),
-            "keys_total": str(len(keys)),
-            "api_cost_percent": _percent(placement),
-            "history": [
-                {
-                    "change": change,
-                    "from_name": rules.level_name(change.from_level) if change.from_level else "",
-                    "to_name": rules.level_name(change.to_level),
-                }
-                for change in history
-            ],
-        },
-    )
-
-
-@lru_cache(maxsize=4096)
-def _action_url(view_name: str, pk: int, script_prefix: str, urlconf: str) -> str:
-    """``reverse`` memoised: the URL of a key's or module's form depends only on its id, the
-    script prefix and the URLconf (all three in the memo's key)."""
-    return reverse(view_name, args=[pk], urlconf=urlconf)
-
-
-@lru_cache(maxsize=64)
-def _pyramid_svg(level_names: tuple[tuple[int, str], ...], current: int) -> str:
-    """The pyramid drawing with ``current`` highlighted: the same for every learner at that
-    level, so rendered once per process for each level and set of level names (an edited
-    name is a new key)."""
-    tiers = _pyramid_tiers(dict(level_names), current=current)
-    return render_to_string(
-        "includes/pyramid.html",
-        {"tiers": tiers, "current": next((tier for tier in tiers if tier["current"]), None)},
-    )
+    return {
+        "learner": learner,
+        "placement": placement,
+        "tiers": tiers,
+        "current": next(tier for tier in tiers if tier["current"]),
+        "next_modules": [
+            (number, rules.module_titles.get(number, "")) for number in placement.next_steps.modules
+        ],
+        "next_level_name": (
+            rules.level_name(placement.level + 1) if placement.level < MAX_LEVEL else ""
+        ),
+        "stages": [
+            {
+                "stage": stage,
+                "serves_name": rules.level_name(stage.serves_level),
+                "next_name": rules.level_name(stage.serves_level + 1),
+                "modules": [
+                    {
+                        "number": number,
+                        "id": rules.module_ids[number],
+                        "title": rules.module_titles.get(number, ""),
+                        "done": number in progress_.completed_modules,
+                    }
+                    for number in stage.modules
+                ],
+            }
+            for stage in rules.stages
+        ],
+        "keys": keys,
+        "keys_done": sum(1 for key in keys if key["done"]),
+        "api_cost_percent": _percent(placement),
+        "history": [
+            {
+                "change": change,
+                "from_name": rules.level_name(change.from_level) if change.from_level else "",
+                "to_name": rules.level_name(change.to_level),
+            }
+            for change in history
+        ],
+    }
 
 
 def _done_flag(request: HttpRequest) -> bool | None:

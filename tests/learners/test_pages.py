@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from curriculum.models import Key, Level, Module
+from curriculum.selectors import curriculum_rules
 from learners.models import KeyCompletion, Learner, LevelChange, ModuleProgress
-from learners.selectors import curriculum_rules
 from learners.services import key_set_done, learner_recompute_level, module_set_done
 from tests.factories import ENGINEER_ANSWERS, FOUNDER_ANSWERS, LearnerFactory
 
@@ -35,6 +35,17 @@ def engineer(db) -> Learner:
 @pytest.fixture
 def engineer_client(client, engineer) -> Client:
     return _login(client, engineer)
+
+
+@pytest.fixture
+def engineer_at_gate(db) -> Learner:
+    """An engineer at Surviving (their answers say level 2) whose pay, $200,000, meets the
+    income gate to Thriving: progress alone can move them up."""
+    learner = LearnerFactory(engineer=True, annual_compensation=200_000)
+    learner_recompute_level(learner=learner)
+    learner.refresh_from_db()
+    assert learner.level == 2
+    return learner
 
 
 def _key(code: str) -> Key:
@@ -163,15 +174,19 @@ def test_the_progress_page_forms_carry_a_working_csrf_token(engineer):
     client = _login(Client(enforce_csrf_checks=True), engineer)
     page = client.get("/progress/").text
     module = _module(4)
-    form = re.search(
-        rf'action="/progress/modules/{module.pk}/".*?name="csrfmiddlewaretoken" value="([^"]+)"',
+    # Every button posts through the page's one form, to its own formaction.
+    button = re.search(
+        rf'<button type="submit" form="([^"]+)" formaction="(/progress/modules/{module.pk}/)"'
+        r' name="done" value="1"',
         page,
-        re.S,
+    )
+    form = re.search(
+        rf'<form id="{button.group(1)}" method="post">'
+        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">',
+        page,
     )
 
-    response = client.post(
-        f"/progress/modules/{module.pk}/", {"csrfmiddlewaretoken": form.group(1), "done": "1"}
-    )
+    response = client.post(button.group(2), {"csrfmiddlewaretoken": form.group(1), "done": "1"})
 
     assert response.status_code == 302
     assert ModuleProgress.objects.filter(learner=engineer, module=module).exists()
@@ -253,9 +268,11 @@ def test_module_linked_keys_show_as_done_by_their_modules_without_a_tick_box(
 
 
 def test_reaching_the_next_level_shows_a_congratulation_and_a_history_entry(
-    engineer_client, engineer
+    client, engineer_at_gate
 ):
-    # Surviving -> Thriving needs modules 4-6 (which also do the linked key) and 10 of 12 keys.
+    engineer, engineer_client = engineer_at_gate, _login(client, engineer_at_gate)
+    # Surviving -> Thriving needs modules 4-6 (which also do the linked key), 10 of 12 keys
+    # and pay at the gate.
     for number in (4, 5, 6):
         module_set_done(learner=engineer, module=_module(number), done=True)
     for code in ("engineer-2-01", "engineer-2-02", "engineer-2-03", "engineer-2-04"):
@@ -279,7 +296,8 @@ def test_reaching_the_next_level_shows_a_congratulation_and_a_history_entry(
     assert "Congratulations" not in engineer_client.get("/progress/").text
 
 
-def test_going_down_a_level_is_reported_without_congratulation(engineer_client, engineer):
+def test_going_down_a_level_is_reported_without_congratulation(client, engineer_at_gate):
+    engineer, engineer_client = engineer_at_gate, _login(client, engineer_at_gate)
     for number in (4, 5, 6):
         module_set_done(learner=engineer, module=_module(number), done=True)
     for n in (1, 2, 3, 4, 5, 7, 8, 9, 10):
@@ -310,13 +328,12 @@ def test_progress_page_shows_level_reasons_next_steps_and_an_accessible_pyramid(
     assert page.count('class="pyramid__tier') == 4
     assert "pyramid__tier--2 is-current" in page
     # The 9 modules, each with its own form, and the 12 Surviving keys.
-    assert page.count('action="/progress/modules/') == 9
+    assert page.count('formaction="/progress/modules/') == 9
     assert page.count('class="checklist__item') == 12
 
 
 def test_the_pyramid_drawing_shows_a_renamed_level_at_once(engineer_client):
-    # The drawing is rendered once per process for each level (learners.views); a renamed
-    # level must not keep showing the old drawing.
+    # The page is cached (learners.views); the curriculum's version is part of its key.
     assert "you are at level 2, Surviving" in engineer_client.get("/progress/").text
     level = Level.objects.get(number=2)
     level.name = "Getting by"
@@ -352,30 +369,37 @@ def _everything_done(learner: Learner) -> None:
     learner_recompute_level(learner=learner)
 
 
-# Queries of /progress/: user, learner (with track), its modules, its keys, its level
-# history. The curriculum comes from the cache (warmed first), and so does the session
-# (SESSION_ENGINE is cached_db; force_login saved it, which also cached it): neither costs a
-# query. Exact, so that a query coming back (or one per key or module) fails the test.
-PROGRESS_QUERIES = 5
+# Queries of /progress/. The session comes from the cache (SESSION_ENGINE is cached_db;
+# force_login saved it, which also cached it) and so does the curriculum (warmed first):
+# neither costs a query. A cache hit reads the user and the learner's key fields (id,
+# version, track, submitted); a miss also reads the whole learner with its track, their
+# modules, keys and level history. Exact, so that a query coming back (or one per key or
+# module) fails the test.
+PROGRESS_QUERIES_HIT = 2
+PROGRESS_QUERIES_MISS = 6
 
 
 @pytest.mark.parametrize("progress", ["none", "everything"])
 def test_progress_page_runs_the_same_few_queries_whatever_the_progress(
     client, django_assert_num_queries, progress
 ):
-    learner = LearnerFactory(engineer=True)
+    # Pay at the top gate, so that everything done takes them to the top.
+    learner = LearnerFactory(engineer=True, annual_compensation=300_000)
     if progress == "everything":
         _everything_done(learner)
         assert LevelChange.objects.filter(learner=learner).exists()
     _login(client, learner)
     curriculum_rules()  # warm cache: the curriculum is read once per cache lifetime
-
-    with django_assert_num_queries(PROGRESS_QUERIES):
-        response = client.get("/progress/")
-
-    assert response.status_code == 200
     expected = "level 4" if progress == "everything" else "level 2"
-    assert f"You are at {expected}" in response.text
+
+    with django_assert_num_queries(PROGRESS_QUERIES_MISS):
+        miss = client.get("/progress/")
+    with django_assert_num_queries(PROGRESS_QUERIES_HIT):
+        hit = client.get("/progress/")
+
+    assert miss.status_code == hit.status_code == 200
+    assert f"You are at {expected}" in miss.text
+    assert f"You are at {expected}" in hit.text
 
 
 # --- The self-assessment -------------------------------------------------------------------
