@@ -76,6 +76,11 @@ def learner_create(
 
 def learner_ensure(*, user: User, **fields) -> Learner:
     """The learner profile of ``user``, created if missing (e.g. right after signup)."""
+    from .privacy.selectors import suppressed_emails
+
+    if suppressed_emails([user.email]):
+        # An erased learner's address coming back: nudges off until they opt in again.
+        fields = {**fields, "nudges_enabled": False}
     learner, created = Learner.objects.get_or_create(user=user, defaults=fields)
     if created:
         learner.full_clean()

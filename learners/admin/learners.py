@@ -27,6 +27,7 @@ from ..models import (
 from ..nudges.models import Nudge
 from ..nudges.selectors import learners_opted_out_themselves
 from ..nudges.services.ledger import nudge_send_now
+from ..privacy.admin import erase_accounts, export_personal_data
 from ..roster import roster_export
 from ..selectors import (
     learner_list_figures,
@@ -373,6 +374,10 @@ class LearnerAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         if self.has_change_permission(request):
             actions["send_next_step_nudge"] = self.get_action("send_next_step_nudge")
+        if self.has_view_permission(request):
+            actions["export_personal_data"] = self.get_action(export_personal_data)
+        if request.user.is_superuser:
+            actions["erase_accounts"] = self.get_action(erase_accounts)
         return actions
 
     @admin.action(

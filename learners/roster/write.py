@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from ..models import Cohort, CompletionSource, KeyCompletion, Learner, ModuleProgress, User
+from ..privacy.selectors import suppressed_emails
 from ..services import assessment_apply
 from .columns import BATCH_SIZE, UPDATE_BATCH_SIZE, batched
 from .parse import CurriculumIndex
@@ -55,10 +56,14 @@ def write_plans(
 
     new_learners = []
     changed_learners: dict[tuple[str, ...], list[Learner]] = defaultdict(list)
+    # An erased learner's address coming back: nudges stay off until they opt in again.
+    suppressed = suppressed_emails([plan.row.email for plan in plans if plan.learner is None])
     for plan in plans:
         if plan.learner is None:
             plan.learner = Learner(user=plan.user, created_at=now)
             new_learners.append(plan.learner)
+            if plan.row.email in suppressed:
+                plan.learner_fields["nudges_enabled"] = False
         fields = _apply_plan(plan, cohorts, now)
         if plan.learner.pk is not None and fields:
             changed_learners[tuple(sorted(fields))].append(plan.learner)

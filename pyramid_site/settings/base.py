@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "curriculum",
     "learners",
     "learners.nudges",
+    "learners.privacy",
     "learners.integrations",
     "rest_framework",
     "drf_spectacular",
@@ -176,7 +177,7 @@ CELERY_TIMEZONE = "UTC"
 # Nudges (learners/nudges): an hourly sweep (next_step goes out at 09:00-09:59 local time,
 # so the sweep must run in every hour) and a frequent pass handing rows that never reached
 # a worker (broker down when they were created).
-CELERY_IMPORTS = ("learners.nudges.tasks",)
+CELERY_IMPORTS = ("learners.nudges.tasks", "learners.privacy.tasks")
 CELERY_BEAT_SCHEDULE = {
     "nudges-sweep": {
         "task": "nudges.sweep",
@@ -193,6 +194,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
+}
+# Retention (learners.privacy): nudge ledger rows older than this are deleted by a daily
+# beat task, in batches (at most batch size x batches rows per run).
+NUDGE_RETENTION_DAYS = env.int("NUDGE_RETENTION_DAYS", default=548)  # 18 months
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
+CELERY_BEAT_SCHEDULE["privacy-prune-nudges"] = {
+    "task": "privacy.prune_nudges",
+    "schedule": crontab(minute=30, hour=3),
+    "options": {"expires": 60 * 60},
 }
 # SMTP errors are retried after base, 2 x base, 4 x base ... seconds.
 NUDGE_RETRY_BASE_SECONDS = env.float("NUDGE_RETRY_BASE_SECONDS", default=60.0)

@@ -1,0 +1,87 @@
+"""Writes: erasing a person's data, at once, leaving only a digest of their address."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Learner, User
+from .models import Suppression
+from .selectors import email_digest, personal_data_holdings
+
+logger = logging.getLogger(__name__)
+
+ERASED = "(erased)"
+
+
+@transaction.atomic
+def account_erase(*, user: User, actor: User | None = None) -> None:
+    """Erase ``user`` and everything that points at them (learner, answers, progress,
+    level history, nudges, email addresses, authenticators, events); anonymise admin log
+    entries about them; keep a suppression digest of each of their addresses. ``actor`` is
+    who asked (None: the person themselves), for the log line, which names ids only."""
+    from allauth.account.models import EmailAddress
+
+    addresses = {user.email.lower()} | {
+        email.lower()
+        for email in EmailAddress.objects.filter(user=user).values_list("email", flat=True)
+    }
+    for address in addresses:
+        Suppression.objects.get_or_create(email_digest=email_digest(address))
+    learner = Learner.objects.filter(user=user).first()
+    user_id, learner_id = user.pk, learner.pk if learner else None
+    # Rows that point at the person without cascading (SET_NULL, PROTECT) are theirs too.
+    for holding in personal_data_holdings():
+        target = user if holding.owner == "user" else learner
+        if target is not None and holding.model not in (Learner,):
+            holding.model._default_manager.filter(**{holding.field: target}).delete()
+    for model, pk in ((User, user_id), (Learner, learner_id)):
+        if pk is not None:
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
+            ).update(object_repr=ERASED, change_message="")
+    if learner is not None:
+        learner.delete()
+    user.delete()
+    logger.info(
+        "account erased: user %s learner %s by %s",
+        user_id,
+        learner_id,
+        f"staff user {actor.pk}" if actor is not None else "the account holder",
+    )
+
+
+@dataclass(frozen=True)
+class Pruned:
+    deleted: int
+    more: bool  # rows older than the cutoff are left for the next run
+
+
+def nudges_prune(*, now=None, batch_size: int | None = None, max_batches: int | None = None):
+    """Delete nudge ledger rows older than ``settings.NUDGE_RETENTION_DAYS``, oldest first,
+    ``batch_size`` rows per statement and at most ``max_batches`` statements per run (each
+    its own short transaction, so the table is never locked for long)."""
+    from ..nudges.models import Nudge
+
+    now = now or timezone.now()
+    batch_size = batch_size or settings.RETENTION_BATCH_SIZE
+    max_batches = max_batches or settings.RETENTION_MAX_BATCHES
+    cutoff = now - timedelta(days=settings.NUDGE_RETENTION_DAYS)
+    old = Nudge.objects.filter(created_at__lt=cutoff).order_by("created_at", "pk")
+    deleted = 0
+    for _ in range(max_batches):
+        ids = list(old.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return Pruned(deleted, more=False)
+        with transaction.atomic():
+            deleted += Nudge.objects.filter(pk__in=ids).delete()[0]
+    more = old.exists()
+    logger.info("retention: %s nudge ledger rows deleted (older than %s)", deleted, cutoff.date())
+    return Pruned(deleted, more=more)
