@@ -298,14 +298,17 @@ def stale_reason(kind: str, dedup_key: str, decided_at: datetime, facts: SendFac
             return PROGRESSED
         if moved_up:
             return LEVELLED_UP
-    if kind == LEVEL_UP and dedup_key != level_up_dedup_key(facts.level):
+    reached = _level_of(dedup_key) if kind == LEVEL_UP else None
+    if reached is not None and reached != facts.level:
         # Reached a higher level since (its own level_up carries the news), or fell back.
-        return LEVELLED_UP if facts.level > _level_of(dedup_key) else LEVEL_WENT_DOWN
+        return LEVELLED_UP if facts.level > reached else LEVEL_WENT_DOWN
     return ""
 
 
-def _level_of(dedup_key: str) -> int:
-    return int(dedup_key.removeprefix("level-"))
+def _level_of(dedup_key: str) -> int | None:
+    """The level a level_up's dedup key names (None for a key not made by the rules)."""
+    number = dedup_key.removeprefix("level-")
+    return int(number) if number.isdigit() else None
 
 
 def combine_order(kind: str) -> int:
