@@ -11,4 +11,4 @@ class PyramidSiteConfig(AppConfig):
 
     def ready(self) -> None:
         # The checks register on import.
-        from . import checks  # noqa: F401
+        from . import checks, health  # noqa: F401 - health records beat's sweeps

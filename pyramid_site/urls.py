@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from learners.admin.dashboard import dashboard_view
+from pyramid_site.health import readiness_view
 
 urlpatterns = [
     path(
@@ -12,6 +13,7 @@ urlpatterns = [
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("readyz", readiness_view, name="readyz"),
     path("api/", include("learners.integrations.api.urls")),
     path("webhooks/", include("learners.integrations.urls")),
     path("", include("learners.urls")),

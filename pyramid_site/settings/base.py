@@ -124,6 +124,8 @@ TRUSTED_PROXY_IPS = env.list(
     "DJANGO_TRUSTED_PROXY_IPS",
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
 )
+# /readyz (pyramid_site.health): staff, or a monitoring system sending this bearer token.
+READINESS_TOKEN = env.str("DJANGO_READINESS_TOKEN", default="")
 ACCOUNT_ADAPTER = "pyramid_site.accounts.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "pyramid_site.accounts.SignupForm"}
 
