@@ -1,5 +1,9 @@
-"""allauth, adapted: the client's IP for rate limits, and a signup that takes as long for a
-registered address as for a new one.
+"""allauth, adapted: where a sign-in leads, the client's IP for rate limits, and a signup that
+takes as long for a registered address as for a new one.
+
+Where a sign-in leads (a password login, and the login that confirming the address does
+after a signup): staff to the admin; a student who has not assessed themselves yet to the
+self-assessment, which places them; everyone else to their progress.
 
 With ``ACCOUNT_PREVENT_ENUMERATION`` (allauth's default) a signup with a registered address
 answers like any other and emails the owner instead of creating an account; but only a new
@@ -13,12 +17,29 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django.contrib.auth.hashers import make_password
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import resolve_url
+from django.urls import reverse
 
 from .client_ip import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_login_redirect_url(self, request) -> str:
+        user = request.user
+        if user.is_staff:
+            return reverse("admin:index")
+        learner = getattr(user, "learner", None)
+        if learner is None or not learner.has_assessment:
+            return reverse("profile")
+        return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+    def get_signup_redirect_url(self, request) -> str:
+        # Confirming the address signs the new student in (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION)
+        # and ends the signup here: the same place as any sign-in.
+        return self.get_login_redirect_url(request)
+
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)
         if not ip:

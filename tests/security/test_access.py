@@ -49,7 +49,9 @@ LOGIN = "302 /accounts/login/"
 ADMIN_LOGIN = f"302 /{ADMIN}login/"
 TO_PROGRESS = "302 /progress/"
 TO_PROFILE = "302 /profile/"
-ANON_ONLY_PAGE = ("200", TO_PROGRESS, TO_PROGRESS, TO_PROGRESS, TO_PROGRESS)
+# A signed-in user at a sign-in page goes where a sign-in leads: staff to the admin.
+TO_ADMIN = f"302 /{ADMIN}"
+ANON_ONLY_PAGE = ("200", TO_PROGRESS, TO_PROGRESS, TO_ADMIN, TO_ADMIN)
 NOT_ALLOWED = ("405",) * 5
 STAFF_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN)
 
@@ -231,13 +233,13 @@ ALLAUTH_PREFIXES = ("accounts/",)
 
 ALLAUTH_ROWS = [
     Row(
-        "accounts/login/", "/accounts/login/", get=ANON_ONLY_PAGE, post=("200", *(TO_PROGRESS,) * 4)
+        "accounts/login/", "/accounts/login/", get=ANON_ONLY_PAGE, post=ANON_ONLY_PAGE
     ),
     Row(
         "accounts/signup/",
         "/accounts/signup/",
         get=ANON_ONLY_PAGE,
-        post=("200", *(TO_PROGRESS,) * 4),
+        post=ANON_ONLY_PAGE,
     ),
     Row(
         "accounts/logout/",
