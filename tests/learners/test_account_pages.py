@@ -105,9 +105,7 @@ def test_students_see_no_admin_link(client):
         f"/{settings.ADMIN_URL}dashboard/",
     ],
 )
-def test_a_signed_in_student_at_an_admin_url_gets_a_page_that_explains_and_links_back(
-    client, path
-):
+def test_a_signed_in_student_at_an_admin_url_gets_a_page_that_explains_and_links_back(client, path):
     learner = LearnerFactory(engineer=True)
     client.force_login(learner.user)
 
