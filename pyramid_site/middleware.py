@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.utils.text import smart_split
 
@@ -81,12 +81,12 @@ class RejectHostileInputMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in query or "%00" in query:
-            return HttpResponseBadRequest("NUL characters are not accepted.")
+            return _bad_request(request, "NUL characters are not accepted.")
         # Form posts only: reading a multipart body here would fix its upload handlers.
         if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
             values = [v for key in request.POST for v in [key, *request.POST.getlist(key)]]
             if any("\x00" in value for value in values):
-                return HttpResponseBadRequest("NUL characters are not accepted.")
+                return _bad_request(request, "NUL characters are not accepted.")
         if request.path_info.startswith(f"/{settings.ADMIN_URL}"):
             search = request.GET.get("q", "")
             if len(search) > MAX_ADMIN_SEARCH_CHARACTERS or (
@@ -97,3 +97,11 @@ class RejectHostileInputMiddleware:
                     f"{MAX_ADMIN_SEARCH_CHARACTERS} characters."
                 )
         return self.get_response(request)
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    """A 400; under /api/ as RFC 9457 problem details, as the API answers every error."""
+    if request.path_info.startswith("/api/"):
+        body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": message}
+        return JsonResponse(body, status=400, content_type="application/problem+json")
+    return HttpResponseBadRequest(message)

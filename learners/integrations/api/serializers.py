@@ -97,6 +97,14 @@ class LearnerSerializer(serializers.ModelSerializer):
         return learner.cohort.name if learner.cohort_id else None
 
 
+class LearnerPageSerializer(serializers.Serializer):
+    """A page of learners; follow ``next`` (a cursor) until it is null."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LearnerSerializer(many=True)
+
+
 class UpsertedSerializer(serializers.Serializer):
     created = serializers.BooleanField()
     changes = serializers.ListField(child=serializers.CharField())

@@ -24,5 +24,5 @@ urlpatterns = [
         views.KeyDoneView.as_view(),
         name="api_learner_key",
     ),
-    re_path(r"^.*$", not_found),
+    re_path(r"", not_found),  # anything else under /api/, newlines included
 ]

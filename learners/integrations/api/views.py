@@ -19,6 +19,7 @@ from .problems import CONTENT_TYPE, ProblemSerializer
 from .serializers import (
     DoneSerializer,
     DoneStateSerializer,
+    LearnerPageSerializer,
     LearnerSerializer,
     LearnerWriteSerializer,
     PlacementSerializer,
@@ -86,7 +87,7 @@ class LearnerListView(APIView):
         operation_id="learners_list",
         summary="Learners, filtered by cohort, track, level and activity",
         parameters=[LearnerFilterSerializer],
-        responses={200: LearnerSerializer(many=True), **_problems(400, 401, 403, 429)},
+        responses={200: LearnerPageSerializer, **_problems(400, 401, 403, 429)},
     )
     def get(self, request):
         filters = LearnerFilterSerializer(data=request.query_params)
