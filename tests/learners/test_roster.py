@@ -36,7 +36,7 @@ ENGINEER = {
     "track": "engineer",
     "cohort": "Spring",
     "timezone": "Europe/Paris",
-    "annual_compensation": "160000",
+    "annual_compensation": "210000",  # over the Surviving -> Thriving income gate
     "can_explain_concepts": "yes",
     "can_implement_from_scratch": "no",
     "deployed_at_scale": "no",
@@ -108,9 +108,10 @@ def test_import_creates_learners_with_profile_progress_and_level(curriculum):
     assert (ana.user.first_name, ana.user.last_name) == ("Ana", "Lopez")
     assert not ana.user.has_usable_password()
     assert (ana.track.slug, ana.cohort.name, ana.timezone) == ("engineer", "Spring", "Europe/Paris")
-    assert ana.annual_compensation == 160_000 and ana.can_explain_concepts is True
+    assert ana.annual_compensation == 210_000 and ana.can_explain_concepts is True
     assert ana.seen_as == "integrator" and ana.has_assessment
-    # Profile level Surviving, advanced by modules 4-6 and 11 of 12 Surviving keys.
+    # Profile level Surviving (the answers; the Thriving band's $210,000 is not enough
+    # alone), advanced by modules 4-6 and 11 of 12 Surviving keys and the income gate met.
     assert ana.level == 3
     assert set(ana.module_progress.values_list("module__number", flat=True)) == {4, 5, 6}
     completions = KeyCompletion.objects.filter(learner=ana)
@@ -123,6 +124,15 @@ def test_import_creates_learners_with_profile_progress_and_level(curriculum):
     assert bo.cohort is None and bo.nudges_enabled is True
     assert [c.action for c in report.changes] == ["create", "create"]
     assert report.changes[0].line == 2 and report.changes[0].email == "ana@example.com"
+
+
+def test_an_imported_learner_below_an_income_gate_stays_below_it(curriculum):
+    report = roster_import(roster(engineer(annual_compensation="160000")))
+    assert report.ok, report.errors
+    ana = Learner.objects.get(user__email="ana@example.com")
+    assert ana.level == 2  # modules 4-6 and 11 of 12 keys done, but $160,000 < $200,000
+    reasons = LevelChange.objects.get(learner=ana).reasons
+    assert "Thriving also needs your annual total compensation to be $200,000" in reasons[-1]
 
 
 def test_a_row_with_every_answer_blank_is_a_learner_without_self_assessment(curriculum):
@@ -458,6 +468,7 @@ def build_varied_learners():
         user__first_name="=cmd|' /C calc'!A0",
         user__last_name="-Lopez",
         engineer=True,
+        annual_compensation=210_000,  # meets the Surviving -> Thriving income gate
         cohort=spring,
         timezone="Europe/Paris",
     )
