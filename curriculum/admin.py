@@ -128,11 +128,11 @@ class StageAdmin(admin.ModelAdmin):
 
 @admin.register(Module)
 class ModuleAdmin(admin.ModelAdmin):
-    list_display = ("number", "title", "stage")
+    list_display = ("number", "title", "stage", "course_url")
     list_display_links = ("title",)
     list_filter = ("stage",)
     list_select_related = ("stage",)
-    fields = ("number", "title", "stage")
+    fields = ("number", "title", "stage", "course_url")
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

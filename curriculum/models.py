@@ -122,6 +122,11 @@ class Module(models.Model):
     )
     title = models.CharField(max_length=120)
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="modules")
+    course_url = models.URLField(
+        blank=True,
+        help_text="Where the module's lessons are (the course platform); the progress page's "
+        "“Continue” action leads there.",
+    )
 
     class Meta:
         ordering = ["number"]

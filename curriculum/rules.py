@@ -71,6 +71,7 @@ class CurriculumRules:
     tracks: Mapping[str, TrackRules]
     module_titles: Mapping[int, str] = field(default_factory=dict)
     module_ids: Mapping[int, int] = field(default_factory=dict)
+    module_urls: Mapping[int, str] = field(default_factory=dict)  # course URL, "" = none
     stages: tuple[StageInfo, ...] = ()
     # A digest of everything above (see ``with_version``): equal curricula have equal
     # versions in every process, so it can key caches of pages drawn from the curriculum.

@@ -52,11 +52,11 @@ def _load_curriculum_rules() -> CurriculumRules:
         )
     modules = list(
         Module.objects.order_by("number").values_list(
-            "id", "number", "title", "stage__name", "stage__serves_level__number"
+            "id", "number", "title", "stage__name", "stage__serves_level__number", "course_url"
         )
     )
     stage_modules: dict[int, list[int]] = defaultdict(list)
-    for _, number, _, _, serves in modules:
+    for _, number, _, _, serves, _ in modules:
         stage_modules[serves].append(number)
     stages = tuple(
         StageInfo(name=name, serves_level=serves, modules=tuple(stage_modules[serves]))
@@ -96,7 +96,8 @@ def _load_curriculum_rules() -> CurriculumRules:
             )
             for slug, (metric, threshold, name) in tracks.items()
         },
-        module_titles={number: title for _, number, title, _, _ in modules},
-        module_ids={number: pk for pk, number, _, _, _ in modules},
+        module_titles={number: title for _, number, title, _, _, _ in modules},
+        module_ids={number: pk for pk, number, _, _, _, _ in modules},
+        module_urls={number: url for _, number, _, _, _, url in modules},
         stages=stages,
     ).with_version()

@@ -16,6 +16,7 @@ from curriculum.selectors import curriculum_rules
 
 from . import assessment
 from .models import (
+    CompletionSource,
     KeyCompletion,
     Learner,
     LevelChange,
@@ -283,3 +284,21 @@ def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures
         pk: LearnerListFigures(keys, modules, at, kind or "", status or "")
         for pk, keys, modules, at, kind, status in rows
     }
+
+
+def learner_progress_and_platforms(
+    learner: Learner,
+) -> tuple[Progress, dict[int, tuple[str, datetime]]]:
+    """The learner's progress (as ``learner_progress``, in as many queries) and the modules a
+    course platform completed: number -> (the platform's name, when). The student cannot
+    untick those (``learners.services.module_set_done``)."""
+    modules: set[int] = set()
+    platforms: dict[int, tuple[str, datetime]] = {}
+    for number, source, via, completed_at in ModuleProgress.objects.filter(
+        learner=learner
+    ).values_list("module__number", "source", "via", "completed_at"):
+        modules.add(number)
+        if source == CompletionSource.PLATFORM:
+            platforms[number] = (via, completed_at)
+    keys = KeyCompletion.objects.filter(learner=learner).values_list("key__code", flat=True)
+    return Progress(frozenset(modules), frozenset(keys)), platforms

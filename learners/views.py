@@ -20,7 +20,7 @@ from curriculum.selectors import curriculum_rules
 from .forms import SelfAssessmentForm
 from .models import Learner, LevelChange
 from .placement import MAX_LEVEL, Placement, module_list
-from .selectors import learner_placement, learner_progress
+from .selectors import learner_placement, learner_progress_and_platforms
 from .services import (
     Recomputed,
     key_set_done,
@@ -152,7 +152,7 @@ def _progress_body(learner_id: int, rules: CurriculumRules) -> dict:
     their progress."""
     learner = Learner.objects.select_related("track").get(pk=learner_id)
     track = rules.tracks[learner.track.slug]
-    progress_ = learner_progress(learner)
+    progress_, on_platform = learner_progress_and_platforms(learner)
     placement = learner_placement(learner, rules, progress_)
     history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
     tiers = _pyramid_tiers(rules.level_names, current=placement.level)
@@ -187,6 +187,8 @@ def _progress_body(learner_id: int, rules: CurriculumRules) -> dict:
                         "id": rules.module_ids[number],
                         "title": rules.module_titles.get(number, ""),
                         "done": number in progress_.completed_modules,
+                        "url": rules.module_urls.get(number, ""),
+                        "platform": on_platform.get(number),
                     }
                     for number in stage.modules
                 ],
@@ -194,6 +196,7 @@ def _progress_body(learner_id: int, rules: CurriculumRules) -> dict:
             for stage in rules.stages
         ],
         "keys": keys,
+        "continue_module": _continue_module(placement, progress_, rules),
         "keys_done": sum(1 for key in keys if key["done"]),
         "api_cost_percent": _percent(placement),
         "history": [
@@ -314,3 +317,21 @@ def _pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
             }
         )
     return tiers
+
+
+def _continue_module(placement: Placement, progress_, rules: CurriculumRules) -> dict | None:
+    """The one "Continue" action: the first module the next steps ask for, else the first
+    module not done; with its course URL (its place on this page when it has none)."""
+    numbers = list(placement.next_steps.modules) or [
+        number
+        for number in sorted(rules.module_titles)
+        if number not in progress_.completed_modules
+    ]
+    if not numbers:
+        return None
+    number = numbers[0]
+    return {
+        "number": number,
+        "title": rules.module_titles.get(number, ""),
+        "url": rules.module_urls.get(number, "") or f"#module-{number}",
+    }

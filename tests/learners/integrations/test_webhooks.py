@@ -226,6 +226,10 @@ def test_the_learner_cannot_untick_a_platform_completion_an_instructor_can(
     post(thinkific, body, thinkific_sign(body))
     client.force_login(learner.user)
     module = Module.objects.get(number=2)
+    page = client.get("/progress/").content.decode()
+    when = ModuleProgress.objects.get().completed_at
+    assert f"Completed on Thinkific, {when.day} {when:%b}" in page
+    assert f'formaction="/progress/modules/{module.pk}/" name="done" value="0"' not in page
     response = client.post(f"/progress/modules/{module.pk}/", {"done": "0"}, follow=True)
     assert "only an instructor" in response.content.decode()
     assert ModuleProgress.objects.filter(learner=learner, module=module).exists()
@@ -322,3 +326,11 @@ def test_an_unknown_connection_is_a_404_and_stores_nothing(live_server):
     status, answer = post(f"{live_server.url}/webhooks/nope/", b"{}", {})
     assert status == 404 and answer["status"] == 404
     assert not WebhookEvent.objects.exists()
+
+
+def test_the_progress_page_leads_with_continue_to_the_lesson(client, learner):
+    Module.objects.filter(number=4).update(course_url="https://school.example/courses/mtp")
+    client.force_login(learner.user)
+    page = client.get("/progress/").content.decode()
+    title = Module.objects.get(number=4).title
+    assert f'href="https://school.example/courses/mtp">Continue Module 4: {title} →</a>' in page
