@@ -114,7 +114,9 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 # Rate limits: allauth's defaults stay on (ACCOUNT_RATE_LIMITS is deliberately not set):
 # failed logins, signups, password resets and confirmation emails are limited.
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Profit Pyramid] "
+# No "[Profit Pyramid]" prefix: the sender's name says it, as on the nudges; allauth's emails
+# (templates/account/email/) use the nudges' look, in HTML and plain text.
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 # Behind a reverse proxy every client has the proxy's address: rate limits per IP need the
 # client's, the n-th address from the right of X-Forwarded-For (0: use REMOTE_ADDR).
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
@@ -139,6 +141,9 @@ LOGIN_REDIRECT_URL = "/progress/"
 LOGIN_URL = "/accounts/login/"
 
 LANGUAGE_CODE = "en-us"
+# The site's English (locale/en): allauth's title-case strings in sentence case. "en-us"
+# falls back to this "en" catalogue, which comes before every app's own.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
