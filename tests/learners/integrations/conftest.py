@@ -18,3 +18,7 @@ def read_key(db) -> str:
 
 def bearer(key: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+# The nudges' real-Redis fixture (a Redis database per xdist worker), for the worker test.
+from tests.learners.nudges.conftest import redis_broker_url  # noqa: E402, F401

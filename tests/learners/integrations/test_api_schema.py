@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
@@ -18,7 +20,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
 @pytest.fixture
-def api_key(db) -> str:
+def _keep_the_test_connection():
+    """The WSGI handler closes database connections around each request (Django's test
+    client disconnects that too): the test's connection holds its transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_key(db, _keep_the_test_connection) -> str:
     # A learner the generated requests can find now and then, and a key that may write.
     LearnerFactory(engineer=True, user__email="ada@example.com")
     return api_key_create(name="schemathesis", scope=ApiScope.WRITE)[1]
