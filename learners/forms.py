@@ -3,6 +3,8 @@ from the curriculum as instructors edit it."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
@@ -11,7 +13,8 @@ from curriculum.models import SelfAssessmentQuestion, Track
 
 from . import assessment
 from .assessment import Kind, Question
-from .models import Learner, available_timezones
+from .models import Learner
+from .timezones import timezone_aliases, timezone_choices
 
 
 def undisclosed(name: str) -> str:
@@ -83,7 +86,11 @@ class SelfAssessmentForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.fields["timezone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
+        self.fields["timezone"].choices = timezone_choices(current=self.initial.get("timezone"))
+        # The browser may detect an alias (Asia/Calcutta); site.js selects its zone instead.
+        self.fields["timezone"].widget.attrs["data-timezone-aliases"] = json.dumps(
+            timezone_aliases(), separators=(",", ":")
+        )
         self.tracks = list(self.fields["track"].queryset)
         metrics = {track.slug: track.currency_metric for track in self.tracks}
         wording = {

@@ -17,6 +17,10 @@
       } catch (e) {
         return;
       }
+      // An alias the list does not offer (Chrome reports Asia/Calcutta) stands for its zone.
+      try {
+        zone = JSON.parse(select.getAttribute("data-timezone-aliases") || "{}")[zone] || zone;
+      } catch (e) { /* no aliases: the name as detected */ }
       if (zone && select.querySelector('option[value="' + CSS.escape(zone) + '"]')) {
         select.value = zone;
       }
