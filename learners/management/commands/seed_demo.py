@@ -101,7 +101,7 @@ DEMO_STUDENTS = (
     ("new.student@example.com", "Nadia", "New", None, None, None, (), (0, 0)),
     ("struggling.engineer@example.com", "Sam", "Struggling", "engineer", 120_000, 1, (), (1, 2)),
     ("surviving.engineer@example.com", "Sue", "Surviving", "engineer", 170_000, 2, (), (1, 3)),
-    ("thriving.engineer@example.com", "Theo", "Thriving", "engineer", 170_000, 2, (2,), (0, 2)),
+    ("thriving.engineer@example.com", "Theo", "Thriving", "engineer", 230_000, 2, (2,), (0, 2)),
     ("driving.engineer@example.com", "Dana", "Driving", "engineer", 350_000, 4, (), (0, 5)),
     ("struggling.founder@example.com", "Fay", "Founder", "founder", 20_000, 2, (), (2, 4)),
     ("surviving.founder@example.com", "Felix", "Surviving", "founder", 120_000, 3, (), (0, 3)),
