@@ -158,7 +158,7 @@ def do_progress(args) -> dict:
             }
     client = Client()
     client.force_login(least.user)
-    for url in ("/healthz", "/bench/signed-in"):
+    for url in ("/healthz", "/bench/signed-in", "/bench/signed-in-layout"):
         client.get(url)
         with CaptureQueriesContext(connection) as captured:
             response = client.get(url)

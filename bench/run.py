@@ -45,6 +45,7 @@ PYTHON = sys.executable
 MEASUREMENTS = ("progress", "admin", "recompute", "sweep", "import")
 RESULT_PREFIX = "BENCH_RESULT "
 SIGNED_IN, PROGRESS, PROGRESS_MISS = "/bench/signed-in", "/progress/", "/bench/progress-miss"
+SIGNED_IN_LAYOUT = "/bench/signed-in-layout"
 
 
 # --- targets (issue 6) -------------------------------------------------------------------
@@ -225,6 +226,7 @@ class Bench:
             pages = {
                 "trivial (/healthz)": "/healthz",
                 "signed-in trivial (/bench/signed-in)": SIGNED_IN,
+                "signed-in, site layout (/bench/signed-in-layout)": SIGNED_IN_LAYOUT,
                 "progress (/progress/)": PROGRESS,
                 "progress, cache miss (/bench/progress-miss)": PROGRESS_MISS,
             }
@@ -686,6 +688,9 @@ def _progress_ratios(size: int, connections, by_path: dict) -> list[list]:
     if signed_in:
         rows.append(row("**progress / signed-in trivial p50**", progress, signed_in, True))
     rows.append(row("progress / trivial (/healthz) p50", progress, by_path["/healthz"]))
+    if SIGNED_IN_LAYOUT in by_path:
+        layout = by_path[SIGNED_IN_LAYOUT]
+        rows.append(row("progress / signed-in in the site layout p50", progress, layout))
     if signed_in and PROGRESS_MISS in by_path:
         rows.append(row("cache miss / signed-in trivial p50", by_path[PROGRESS_MISS], signed_in))
     return rows
