@@ -88,7 +88,13 @@ class LevelAdmin(admin.ModelAdmin):
     list_display = ("number", "name", "description")
     fieldsets = (
         (None, {"fields": ("number", "name", "description")}),
-        ("Targeting", {"fields": ("focus", "pain", "promise", "offer")}),
+        (
+            "Targeting",
+            {
+                "fields": ("headline_a", "headline_b", "pain", "promise", "offer"),
+                "description": "Emails to learners at this level use one of the two headlines.",
+            },
+        ),
     )
 
     def get_readonly_fields(self, request, obj=None):

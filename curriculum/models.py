@@ -43,7 +43,10 @@ class Level(models.Model):
     )
     name = models.CharField(max_length=40)
     description = models.CharField(max_length=200)
-    focus = models.TextField(blank=True)
+    # The document's "Focus" line offers two alternative headlines ("A" or "B"): kept apart,
+    # each email uses one of them.
+    headline_a = models.CharField("headline A", max_length=200, blank=True)
+    headline_b = models.CharField("headline B", max_length=200, blank=True)
     pain = models.TextField(blank=True)
     promise = models.TextField(blank=True)
     offer = models.TextField(blank=True)

@@ -61,7 +61,7 @@ class LevelSeed:
     number: int
     name: str
     description: str
-    focus: str = ""
+    headlines: tuple[str, ...] = ()
     pain: str = ""
     promise: str = ""
     offer: str = ""
@@ -325,8 +325,20 @@ def _parse_targeting(
         for text, _ in _bullets(lines):
             key, _, value = text.partition(":")
             attr = key.strip().lower()
-            if attr in {"focus", "pain", "promise", "offer"}:
+            if attr == "focus":
+                level.headlines = headlines(value)
+            elif attr in {"pain", "promise", "offer"}:
                 setattr(level, attr, value.strip())
+
+
+_QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
+
+
+def headlines(focus: str) -> tuple[str, ...]:
+    """The alternative headlines of a "Focus" line ('"Reach elite level" or "Build frontier
+    systems at scale"' -> both, without quotes); an unquoted line is one headline."""
+    quoted = tuple(text.strip() for text in _QUOTED.findall(focus) if text.strip())
+    return quoted or ((focus.strip(),) if focus.strip() else ())
 
 
 _DOLLAR_FIGURE = re.compile(r"\$(\d+(?:\.\d+)?)\s*([KkMm]?)")

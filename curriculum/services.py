@@ -55,7 +55,8 @@ def curriculum_load(
             {
                 "name": lvl.name,
                 "description": lvl.description,
-                "focus": lvl.focus,
+                "headline_a": lvl.headlines[0] if lvl.headlines else "",
+                "headline_b": lvl.headlines[1] if len(lvl.headlines) > 1 else "",
                 "pain": lvl.pain,
                 "promise": lvl.promise,
                 "offer": lvl.offer,

@@ -100,23 +100,29 @@ def nudge_context(
     nudge = nudges[0]
     steps = placement.next_steps
     level = levels.get(placement.level, {})
+    headlines = level.get("headlines", ())
     return {
         "nudge": nudge,
         "kind": nudge.kind,
         "combined_kinds": [other.kind for other in nudges[1:]],
         "why": " ".join(nudge_reason(each, learner, now) for each in nudges),
-        "first_name": learner.user.first_name,
-        "name": learner.user.first_name or learner.user.email,
+        "first_name": learner.user.first_name.strip(),
         "level": placement.level,
         "level_name": placement.level_name,
-        "level_focus": level.get("focus", ""),
+        # The level's two alternative headlines: a learner always reads the same one.
+        "level_headline": headlines[learner.pk % len(headlines)] if headlines else "",
         "level_promise": level.get("promise", ""),
         "next_level_name": curriculum.level_name(placement.level + 1),
         "modules": [
             {"number": number, "title": curriculum.module_titles.get(number, "")}
             for number in steps.modules
         ],
-        "keys": list(steps.open_keys[:NEXT_KEYS_SHOWN]),
+        # What a student reads of a key: its text and its modules in order (no code), as
+        # text ("join" leaves a list of numbers as its repr in the unescaped plain text).
+        "keys": [
+            {"text": key.text, "modules": [str(number) for number in sorted(key.module_numbers)]}
+            for key in steps.open_keys[:NEXT_KEYS_SHOWN]
+        ],
         "more_keys": max(0, len(steps.open_keys) - NEXT_KEYS_SHOWN),
         "keys_needed": steps.keys_needed,
         "maintaining": steps.maintaining,

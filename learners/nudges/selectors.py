@@ -129,11 +129,16 @@ def chunk_placements(
     }
 
 
-def level_messages() -> dict[int, dict[str, str]]:
-    """Each level's targeting message (focus, promise) from the curriculum. One query."""
+def level_messages() -> dict[int, dict]:
+    """Each level's targeting message (its headlines, A and B, and promise) from the
+    curriculum. One query."""
     return {
-        number: {"name": name, "focus": focus, "promise": promise}
-        for number, name, focus, promise in Level.objects.values_list(
-            "number", "name", "focus", "promise"
+        number: {
+            "name": name,
+            "headlines": tuple(headline for headline in (headline_a, headline_b) if headline),
+            "promise": promise,
+        }
+        for number, name, headline_a, headline_b, promise in Level.objects.values_list(
+            "number", "name", "headline_a", "headline_b", "promise"
         )
     }

@@ -137,9 +137,14 @@ def test_complete_modules_keys_are_linked_to_exactly_those_modules():
 
 def test_targeting_success_metrics_and_questions():
     struggling = Level.objects.get(number=1)
-    assert struggling.focus.startswith('"Start your production frontier AI career"')
+    # The "Focus" line's two alternative headlines, apart and without quotes.
+    assert struggling.headline_a == "Start your production frontier AI career"
+    assert struggling.headline_b == "Build your first MoE system"
     assert struggling.offer == "Free webinar, intro pricing ($497-$997 self-paced)"
-    assert all(lvl.focus and lvl.pain and lvl.promise and lvl.offer for lvl in Level.objects.all())
+    assert all(
+        lvl.headline_a and lvl.headline_b and lvl.pain and lvl.promise and lvl.offer
+        for lvl in Level.objects.all()
+    )
     for slug in ("engineer", "founder"):
         for from_level in (1, 2, 3):
             assert (

@@ -307,14 +307,14 @@ def test_a_name_cannot_inject_email_headers(db, kind):
 def test_curriculum_text_in_emails_is_escaped(db, kind):
     """Key texts and level messages come from instructors' edits of the curriculum."""
     Key.objects.filter(track__slug="engineer").update(text=SCRIPT)
-    Level.objects.update(focus=ATTRIBUTE, promise=SCRIPT)
+    Level.objects.update(headline_a=ATTRIBUTE, headline_b=ATTRIBUTE, promise=SCRIPT)
     learner = LearnerFactory(engineer=True, annual_compensation=10_000)
 
     html = html_of(build(learner, kind))
 
     for markup in MARKUP:
         assert markup not in html
-    assert escape(ATTRIBUTE) in html  # the level's focus is in every email
+    assert escape(ATTRIBUTE) in html  # the level's headline is in every email
 
 
 def test_emails_sent_by_the_sweep_machinery_are_escaped(db):

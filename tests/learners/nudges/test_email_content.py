@@ -1,0 +1,204 @@
+"""Every nudge email as the student receives it, both parts (issue 11, part 4): no internal
+text (key codes, Python reprs, the raw targeting line), module numbers in order, one of the
+level's two headlines, no level before the self-assessment, the student's first name.
+Run with ``-s`` to read them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from curriculum.models import Key, Level
+from curriculum.selectors import curriculum_rules
+from learners.models import Learner
+from learners.nudges.content import nudge_context, nudge_message
+from learners.nudges.models import Nudge
+from learners.nudges.selectors import chunk_placements, level_messages
+from learners.services import key_set_done
+
+from .conftest import make_learner
+
+DEDUP_KEYS = {
+    "welcome": "welcome",
+    "self_assessment": "self-assessment",
+    "next_step": "2026-06-10",
+    "level_up": "level-2",
+}
+
+
+def render(learner: Learner, kind: str) -> tuple[str, str, str]:
+    nudge = Nudge.objects.create(learner=learner, kind=kind, dedup_key=DEDUP_KEYS[kind])
+    learner = Learner.objects.select_related("track", "user").get(pk=learner.pk)
+    context = nudge_context(
+        nudges=[nudge],
+        learner=learner,
+        placement=chunk_placements([learner])[learner.pk],
+        curriculum=curriculum_rules(),
+        levels=level_messages(),
+        now=timezone.now(),
+    )
+    message = nudge_message(nudge=nudge, learner=learner, context=context)
+    (html,) = [body for body, type_ in message.alternatives if type_ == "text/html"]
+    print(
+        f"\n=== {kind} · {message.subject}\n--- text/plain\n{message.body}\n--- text/html\n{html}"
+    )
+    return message.subject, message.body, html
+
+
+def placed_level(learner: Learner) -> int:
+    """The level the emails name (the stored one may not be recomputed yet in a test)."""
+    learner = Learner.objects.select_related("track").get(pk=learner.pk)
+    return chunk_placements([learner])[learner.pk].level
+
+
+def visible(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def headlines_in(part: str) -> list[str]:
+    return [
+        headline
+        for level in Level.objects.all()
+        for headline in (level.headline_a, level.headline_b)
+        if headline in part
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", list(DEDUP_KEYS))
+@pytest.mark.parametrize("assessed", [True, False], ids=["assessed", "not-assessed"])
+def test_no_internal_text_reaches_the_student(kind, assessed):
+    learner = make_learner(engineer=assessed, user__first_name="Ada")
+    subject, text, html = render(learner, kind)
+
+    for part in (subject, text, visible(html)):
+        assert not re.search(r"\b(engineer|founder)-\d-\d\d\b", part), "a key code"
+        assert not re.search(r"frozenset|[{}\[\]]|\(\)", part), "a Python repr"
+        assert '" or "' not in part, "the raw targeting line"
+        assert len(headlines_in(part)) <= 1, "one headline per email"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["next_step", "level_up"])
+def test_an_email_carries_one_of_the_levels_two_headlines_and_the_learner_keeps_it(kind):
+    first, second = make_learner(), make_learner()
+    seen = []
+    for learner in (first, second):
+        _, text, html = render(learner, kind)
+        level = Level.objects.get(number=placed_level(learner))
+        assert level.headline_a and level.headline_b
+        [headline] = headlines_in(text)
+        assert headline in (level.headline_a, level.headline_b)
+        assert f"<strong>{headline}</strong>" in html
+        seen.append(headline)
+    # Two learners (consecutive ids) read the two headlines; the same learner, the same one.
+    assert len(set(seen)) == 2
+    Nudge.objects.all().delete()
+    assert headlines_in(render(first, kind)[1]) == [seen[0]]
+
+
+@pytest.mark.django_db
+def test_the_welcome_email_before_the_self_assessment_names_no_level_and_asks_once():
+    learner = make_learner(engineer=False, user__first_name="Ada")
+    level_names = list(Level.objects.values_list("name", flat=True))
+
+    subject, text, html = render(learner, "welcome")
+
+    profile_url = "https://pyramid.test/profile/"
+    for part in (subject, text, visible(html)):
+        assert not [name for name in level_names if name in part]
+        assert "Level 1" not in part
+    assert subject == "Welcome to the Profit Pyramid, Ada: find your level in two minutes"
+    assert text.startswith("Hi Ada,\n")
+    assert text.count(profile_url) == 1
+    assert html.count(f'href="{profile_url}"') == 1
+    assert text.count("self-assessment") == 1
+
+
+@pytest.mark.django_db
+def test_the_welcome_email_after_the_self_assessment_names_the_level_and_the_steps():
+    learner = make_learner(user__first_name="Ada")
+
+    subject, text, html = render(learner, "welcome")
+
+    assert f"You start at Level {placed_level(learner)}" in text
+    assert "Your next step toward" in text
+    assert "self-assessment" not in text
+    assert "Welcome, Ada" in html
+
+
+@pytest.mark.django_db
+def test_the_self_assessment_reminder_does_not_place_the_student_and_asks_once():
+    learner = make_learner(engineer=False)
+
+    subject, text, html = render(learner, "self_assessment")
+
+    assert "Struggling" not in text + visible(html)
+    assert text.count("https://pyramid.test/profile/") == 1
+    assert html.count('href="https://pyramid.test/profile/"') == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", list(DEDUP_KEYS))
+def test_greets_by_first_name_and_never_by_address(kind):
+    named = make_learner(engineer=kind != "self_assessment", user__first_name="Grace")
+    unnamed = make_learner(engineer=kind != "self_assessment", user__first_name="")
+
+    _, text, html = render(named, kind)
+    assert "Grace" in text.split("\n")[0] and "Grace" in visible(html)
+    _, text, html = render(unnamed, kind)
+    first_line = text.split("\n")[0]
+    assert first_line in ("Hi,", "Congratulations!")
+    assert unnamed.user.email not in text and unnamed.user.email not in html
+
+
+@pytest.mark.django_db
+def test_a_key_done_with_several_modules_lists_them_in_order():
+    learner = make_learner()  # an engineer at Surviving
+    level_keys = Key.objects.filter(track=learner.track, level__number=placed_level(learner))
+    linked = next(key for key in level_keys.order_by("order") if key.modules.count() > 1)
+    for key in level_keys.filter(order__lt=linked.order, modules__isnull=True):
+        key_set_done(learner=learner, key=key, done=True)
+
+    _, text, html = render(learner, "next_step")
+
+    numbers = sorted(linked.modules.values_list("number", flat=True))
+    words = f"done with modules {', '.join(map(str, numbers))}"
+    assert f"{linked.text} ({words})" in text
+    assert words in html
+
+
+@pytest.mark.django_db
+def test_links_point_at_site_url(settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    learner = make_learner()
+
+    _, text, html = render(learner, "next_step")
+
+    links = re.findall(r"https?://[^\s\"<]+", text + html)
+    assert links
+    assert all(link.startswith("http://127.0.0.1:8000/") for link in links), links
+
+
+def test_local_runs_link_to_the_host_make_run_serves():
+    """`make run` serves 127.0.0.1:8000; links to another host (localhost) would open the
+    site without the student's session cookie."""
+    served = re.search(r"runserver (\S+)", (settings.BASE_DIR / "Makefile").read_text()).group(1)
+    environment = {name: value for name, value in os.environ.items() if name != "SITE_URL"}
+    environment["DJANGO_SETTINGS_MODULE"] = "pyramid_site.settings.local"
+    site_url = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.SITE_URL)"],
+        env=environment,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    assert site_url == f"http://{served}"
