@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from curriculum.rules import CurriculumRules
 
 from ..models import Learner
-from ..placement import Placement
+from ..placement import Placement, usd
 from . import rules
 from .models import Nudge
 
@@ -125,6 +125,15 @@ def nudge_context(
         ],
         "more_keys": max(0, len(steps.open_keys) - NEXT_KEYS_SHOWN),
         "keys_needed": steps.keys_needed,
+        # An income gate still to reach (the document's success metric for the next level).
+        "gate": (
+            {
+                "metric": curriculum.tracks[learner.track.slug].currency_metric,
+                "amount": usd(steps.gate_amount),
+            }
+            if steps.gate_amount is not None and learner.track_id is not None
+            else None
+        ),
         "maintaining": steps.maintaining,
         "has_assessment": learner.assessment_submitted_at is not None,
         "progress_url": absolute_url("/progress/"),

@@ -202,3 +202,24 @@ def test_local_runs_link_to_the_host_make_run_serves():
     ).stdout.strip()
 
     assert site_url == f"http://{served}"
+
+
+@pytest.mark.django_db
+def test_a_learner_held_by_an_income_gate_reads_what_it_asks_not_a_request_to_assess():
+    from curriculum.models import Module
+    from learners.services import module_set_done
+
+    learner = make_learner(annual_compensation=160_000)  # an engineer at Surviving
+    level = placed_level(learner)
+    for module in Module.objects.filter(stage__serves_level__number=level):
+        module_set_done(learner=learner, module=module, done=True)
+    for key in Key.objects.filter(track=learner.track, level__number=level, modules__isnull=True):
+        key_set_done(learner=learner, key=key, done=True)
+    assert placed_level(learner) == level  # held by the gate
+
+    _, text, html = render(learner, "next_step")
+
+    for part in (text, visible(html)):
+        assert "Fill in the self-assessment" not in part
+        assert "also needs your annual total compensation to be $200,000 or more" in part
+    assert 'href="https://pyramid.test/profile/"' in html
