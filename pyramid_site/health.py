@@ -78,7 +78,8 @@ def _beat() -> dict:
         return {"ok": True, "mode": "no beat without REDIS_URL (send_nudges by hand)"}
     last = cache.get(LAST_SWEEP_KEY)
     if last is None:
-        return {"ok": False, "last_sweep": None}
+        # Just deployed (or the cache was flushed): unknown, not down; stale is down.
+        return {"ok": True, "last_sweep": None, "note": "no sweep recorded yet"}
     age = (timezone.now() - datetime.fromisoformat(last)).total_seconds()
     return {"ok": age < SWEEP_STALE_SECONDS, "last_sweep": last, "age_seconds": round(age)}
 

@@ -114,6 +114,25 @@ SITE_ROWS = [
         get=("400",) * 5,
         post=("400",) * 5,
     ),
+    Row(
+        "profile/privacy/data/",
+        "/profile/privacy/data/",
+        get=(LOGIN, "200", "200", "200", "200"),
+        post=(LOGIN, "405", "405", "405", "405"),
+    ),
+    Row(
+        "profile/privacy/delete/",
+        "/profile/privacy/delete/",
+        get=(LOGIN, "200", "200", "200", "200"),
+        # Without the password the form is shown again and nothing is deleted.
+        post=(LOGIN, "200", "200", "200", "200"),
+    ),
+    Row(
+        "readyz",
+        "/readyz",
+        get=("403", "403", "403", "200", "200"),
+        post=NOT_ALLOWED,
+    ),
 ]
 
 # --- the admin's own pages (not per model) ------------------------------------------------
