@@ -98,19 +98,19 @@ def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, 
     page.get_by_label("Email").fill("grace@example.com")
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
-    page.get_by_role("button", name="Sign Up").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Verify Your Email Address")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your email address")
 
     # The verification link from the email; confirming takes a button press (a POST).
     assert len(mail.outbox) == 1
     link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[0].body).group(0)
     page.goto(link)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm Email Address")
-    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your email address")
+    page.get_by_role("button", name="Confirm my address").click()
 
     # Signed in, sent to the self-assessment; the browser's time zone is preselected.
     expect(page).to_have_url(re.compile(r"/profile/$"))
-    expect(page.get_by_text("Fill in your self-assessment first")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your self-assessment")
     expect(page.get_by_label("Your time zone")).to_have_value("Asia/Tokyo")
     founder_group = page.locator("#questions-founder")
     page.get_by_label("Production-Ready AI Engineers").check()
