@@ -115,7 +115,9 @@ def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, 
     founder_group = page.locator("#questions-founder")
     page.get_by_label("Production-Ready AI Engineers").check()
     expect(founder_group).to_be_hidden()
-    page.get_by_label("What is your current salary range?").fill("160000")
+    page.get_by_label("What is your current salary range?").fill(
+        "210000"
+    )  # over the Surviving -> Thriving income gate
     engineer = page.locator("#questions-engineer")
     engineer.locator("#field-can_explain_concepts").get_by_label("Yes").check()
     engineer.locator("#field-can_implement_from_scratch").get_by_label("No").check()
@@ -128,7 +130,7 @@ def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, 
     expect(page).to_have_url(re.compile(r"/progress/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 2: Surviving")
     expect(page.locator(".reasons").first).to_contain_text(
-        "Your annual total compensation of $160,000 is in the Surviving band"
+        "Your annual total compensation of $210,000 is in the Thriving band"
     )
     expect(
         page.get_by_role("img", name=re.compile("you are at level 2, Surviving"))
