@@ -16,9 +16,14 @@ from .load import GUNICORN
 
 
 @pytest.fixture
-def postgres(transactional_db) -> dict:
+def postgres(transactional_db, django_db_serialized_rollback) -> dict:
     """The test database's settings, when it is PostgreSQL (the data the test writes is
-    committed, so a server in another process sees it)."""
+    committed, so a server in another process sees it).
+
+    With serialized rollback: a transactional test without it ends with a flush that
+    recreates the content types under new ids, and the next test with it then fails to
+    restore the database (a duplicate content type), whatever order the tests run in.
+    """
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite serialises every writer")
     if not GUNICORN.exists():
