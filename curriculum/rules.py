@@ -39,6 +39,17 @@ class BandRule:
 
 
 @dataclass(frozen=True)
+class LevelTexts:
+    """What the document says of one level of one track."""
+
+    summary: str = ""  # the "Your Level" line of the self-assessment
+    module_alignment: str = ""
+    symptoms_heading: str = ""
+    symptoms: tuple[tuple[str, int], ...] = ()  # (text, depth: 0 bullet, 1 nested)
+    success_metrics: tuple[str, ...] = ()  # of the transition from this level to the next
+
+
+@dataclass(frozen=True)
 class TrackRules:
     slug: str
     currency_metric: str
@@ -50,6 +61,10 @@ class TrackRules:
     # Income gates: level L -> the currency figure a learner needs to be lifted to L + 1 by
     # progress (the document's success metrics; transitions without one are absent).
     gates: Mapping[int, int] = field(default_factory=dict)
+
+    # The document's words for each level of this track (pages show them; the rule does not
+    # read them). Part of the version, so an instructor's edit shows on cached pages at once.
+    texts: Mapping[int, LevelTexts] = field(default_factory=dict)
 
     def band_level(self, amount: int) -> BandRule | None:
         for band in self.bands:
@@ -63,6 +78,8 @@ class StageInfo:
     name: str
     serves_level: int
     modules: tuple[int, ...]
+    summary: str = ""
+    bullets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,7 @@ class CurriculumRules:
     module_ids: Mapping[int, int] = field(default_factory=dict)
     module_urls: Mapping[int, str] = field(default_factory=dict)  # course URL, "" = none
     stages: tuple[StageInfo, ...] = ()
+    level_descriptions: Mapping[int, str] = field(default_factory=dict)  # one line per level
     # A digest of everything above (see ``with_version``): equal curricula have equal
     # versions in every process, so it can key caches of pages drawn from the curriculum.
     version: str = ""

@@ -6,10 +6,10 @@ from collections import defaultdict
 
 from django.core.cache import cache
 
-from .models import Key, Level, Module, Stage, SuccessMetric, TrackLevel
-from .rules import BandRule, CurriculumRules, KeyRule, StageInfo, TrackRules
+from .models import Key, Level, Module, Stage, SuccessMetric, Symptom, TrackLevel
+from .rules import BandRule, CurriculumRules, KeyRule, LevelTexts, StageInfo, TrackRules
 
-CURRICULUM_CACHE_KEY = "curriculum-rules:v2"
+CURRICULUM_CACHE_KEY = "curriculum-rules:v3"
 CURRICULUM_CACHE_SECONDS = 300
 
 
@@ -33,7 +33,8 @@ def curriculum_rules_forget() -> None:
 
 
 def _load_curriculum_rules() -> CurriculumRules:
-    level_names = dict(Level.objects.values_list("number", "name"))
+    levels = list(Level.objects.values_list("number", "name", "description"))
+    level_names = {number: name for number, name, _ in levels}
     links: dict[int, set[int]] = defaultdict(set)
     for key_id, number in Key.modules.through.objects.values_list("key_id", "module__number"):
         links[key_id].add(number)
@@ -59,28 +60,44 @@ def _load_curriculum_rules() -> CurriculumRules:
     for _, number, _, _, serves, _ in modules:
         stage_modules[serves].append(number)
     stages = tuple(
-        StageInfo(name=name, serves_level=serves, modules=tuple(stage_modules[serves]))
-        for name, serves in Stage.objects.order_by("order").values_list(
-            "name", "serves_level__number"
+        StageInfo(
+            name=name,
+            serves_level=serves,
+            modules=tuple(stage_modules[serves]),
+            summary=summary,
+            bullets=tuple(line.strip() for line in description.splitlines() if line.strip()),
+        )
+        for name, serves, summary, description in Stage.objects.order_by("order").values_list(
+            "name", "serves_level__number", "summary", "description"
         )
     )
+    symptoms: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
+    for slug, level, text, depth in Symptom.objects.order_by(
+        "track_id", "level__number", "order"
+    ).values_list("track__slug", "level__number", "text", "depth"):
+        symptoms[slug, level].append((text, depth))
+    metrics: dict[tuple[str, int], list[str]] = defaultdict(list)
     bands: dict[str, list[BandRule]] = defaultdict(list)
+    texts: dict[str, dict[int, LevelTexts]] = defaultdict(dict)
     tracks: dict[str, tuple[str, object, str]] = {}
     for tl in TrackLevel.objects.select_related("track", "level").order_by(
         "track__order", "level__number"
     ):
         bands[tl.track.slug].append(BandRule(tl.level.number, tl.min_amount, tl.max_amount))
+        texts[tl.track.slug][tl.level.number] = tl
         tracks[tl.track.slug] = (
             tl.track.currency_metric,
             tl.track.graduation_threshold,
             tl.track.name,
         )
     gates: dict[str, dict[int, int]] = defaultdict(dict)
-    for slug, from_level, amount in SuccessMetric.objects.filter(
-        gate_amount__isnull=False
-    ).values_list("track__slug", "from_level__number", "gate_amount"):
-        # Two metrics of a transition with figures: the higher one is the condition.
-        gates[slug][from_level] = max(amount, gates[slug].get(from_level, 0))
+    for slug, from_level, text, amount in SuccessMetric.objects.order_by(
+        "track_id", "from_level__number", "order"
+    ).values_list("track__slug", "from_level__number", "text", "gate_amount"):
+        metrics[slug, from_level].append(text)
+        if amount is not None:
+            # Two metrics of a transition with figures: the higher one is the condition.
+            gates[slug][from_level] = max(amount, gates[slug].get(from_level, 0))
     return CurriculumRules(
         level_names=level_names,
         tracks={
@@ -93,6 +110,16 @@ def _load_curriculum_rules() -> CurriculumRules:
                 keys={level: tuple(rules) for level, rules in keys[slug].items()},
                 stage_modules={level: tuple(ms) for level, ms in stage_modules.items()},
                 gates=dict(gates[slug]),
+                texts={
+                    level: LevelTexts(
+                        summary=tl.self_assessment_summary,
+                        module_alignment=tl.module_alignment,
+                        symptoms_heading=tl.symptoms_heading,
+                        symptoms=tuple(symptoms[slug, level]),
+                        success_metrics=tuple(metrics[slug, level]),
+                    )
+                    for level, tl in texts[slug].items()
+                },
             )
             for slug, (metric, threshold, name) in tracks.items()
         },
@@ -100,4 +127,5 @@ def _load_curriculum_rules() -> CurriculumRules:
         module_ids={number: pk for pk, number, _, _, _, _ in modules},
         module_urls={number: url for _, number, _, _, _, url in modules},
         stages=stages,
+        level_descriptions={number: description for number, _, description in levels},
     ).with_version()

@@ -42,21 +42,23 @@ class Question:
 
 # In the order of the roster CSV columns (PRODUCT.md); each track's questions keep this order.
 QUESTIONS: tuple[Question, ...] = (
+    # The document asks "What is your current salary range?": it places by band, while the
+    # form takes one figure and finds the band itself, so the label is the site's own (the
+    # document and its curriculum data stay as written; a reload could not bring "range" back).
     Question(
         "annual_compensation",
         "engineer",
         Kind.AMOUNT,
-        "Annual total compensation",
+        "What is your current annual salary?",
         optional=True,
-        document_question=1,
-        help_text="Your {metric} in US dollars, a whole number.",
+        help_text="Your {metric} in US dollars, one figure: 180k, $180,000 or 180000.",
     ),
     Question(
         "monthly_recurring_revenue",
         "founder",
         Kind.AMOUNT,
         "Monthly recurring revenue (MRR)",
-        help_text="In US dollars; enter 0 if you have no revenue yet.",
+        help_text="In US dollars, one figure (50k, $50,000 or 50000); 0 if you have no revenue yet.",
         required_message="Enter your MRR in US dollars (0 if pre-revenue).",
     ),
     Question(
@@ -138,8 +140,10 @@ TRACKS: tuple[str, ...] = tuple(dict.fromkeys(question.track for question in QUE
 FOUNDER_SHARE_QUESTION = 2
 
 MAX_AMOUNT = 1_000_000_000
-# Decimal digits (\d: any script's, never "²"), thousands separated by commas or not at all.
-_AMOUNT_RE = re.compile(r"^\$?(\d{1,3}(,\d{3})+|\d+)$")
+# Decimal digits (\d: any script's, never "²"), thousands separated by commas or not at all;
+# "k" (thousand) or "m" (million) after the number, which may then have a decimal part.
+_AMOUNT_RE = re.compile(r"^\$?(?P<whole>\d{1,3}(,\d{3})+|\d+)(?P<suffix>(\.\d+)?[kKmM])?$")
+_MULTIPLIERS = {"k": 1_000, "m": 1_000_000}
 TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
 
@@ -165,10 +169,12 @@ class AnswerError(ValueError):
 
 
 def parse_amount(raw: str) -> int | None:
-    """ "160000", "160,000", "$160,000", " 160 000", "-0" -> the amount; blank -> None.
+    """ "160000", "160,000", "$160,000", " 160 000", "-0", "180k", "1.5M" -> the amount;
+    blank -> None.
 
     Decimal digits of any script are read ("١٦٠٠٠٠" is 160000); superscripts, fractions,
-    exponents and hexadecimal are not amounts.
+    exponents and hexadecimal are not amounts. A decimal part is taken only before "k" or "m"
+    and must come to whole dollars ("1.2345k" is not).
     """
     text = raw.strip().replace(" ", "")
     if not text:
@@ -176,18 +182,37 @@ def parse_amount(raw: str) -> int | None:
     negative = text.startswith("-")
     if negative:
         text = text[1:]
-    if not _AMOUNT_RE.match(text):
-        raise AnswerError(f"Enter a whole number of US dollars, for example 160000 (not “{raw}”).")
-    digits = text.lstrip("$").replace(",", "").lstrip("0") or "0"
+    match = _AMOUNT_RE.match(text)
+    if match is None:
+        raise AnswerError(
+            f"Enter a whole number of US dollars, for example 160000, $160,000 or 160k "
+            f"(not “{raw}”)."
+        )
+    digits = match.group("whole").replace(",", "").lstrip("0") or "0"
+    fraction, multiplier = "", 1
+    if match.group("suffix"):
+        suffix = match.group("suffix")
+        multiplier = _MULTIPLIERS[suffix[-1].lower()]
+        fraction = (suffix[1:-1] if suffix.startswith(".") else "").rstrip("0")
+        if len(fraction) > 6:  # past a millionth of a million: never whole dollars
+            raise AnswerError(f"“{raw[:30]}” is not a whole number of US dollars.")
     # Checked before int(): Python refuses to convert more than 4,300 digits.
-    if len(digits) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+    too_large = len(digits) > len(str(MAX_AMOUNT))
+    if not too_large:
+        scale = 10 ** len(fraction)
+        total = (int(digits) * scale + (int(fraction) if fraction else 0)) * multiplier
+        if total % scale:
+            raise AnswerError(f"“{raw}” is not a whole number of US dollars.")
+        amount = total // scale
+        too_large = amount > MAX_AMOUNT
+    if too_large:
         shown = raw if len(raw) <= 30 else raw[:30] + "…"
         raise AnswerError(
             f"“{shown}” is too large. That is more than ${MAX_AMOUNT:,}. Please check the figure."
         )
-    if negative and int(digits) != 0:
+    if negative and amount != 0:
         raise AnswerError("The amount cannot be negative.")
-    return int(digits)
+    return amount
 
 
 def parse_yes_no(raw: str) -> bool | None:

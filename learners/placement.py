@@ -8,6 +8,7 @@ from the database; ``learners.services`` writes the result.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
 from decimal import Decimal
 
@@ -47,6 +48,23 @@ class NextSteps:
     keys_needed: int = 0
     maintaining: bool = False
     gate_amount: int | None = None  # the income gate still to reach, if any
+    # The meter toward the next level: keys done of the keys needed, modules of the stage.
+    keys_done: int = 0
+    keys_required: int = 0
+    modules_total: int = 0
+    # The fastest way up: open keys a learner ticks by hand (module-linked keys follow their
+    # modules), and how many of them are still needed once the open modules are finished
+    # (finishing them also does their linked keys); 0 means the modules alone are enough.
+    tickable_keys: tuple[KeyRule, ...] = ()
+    keys_after_modules: int = 0
+
+    @property
+    def modules_done(self) -> int:
+        return self.modules_total - len(self.modules)
+
+    @property
+    def modules_alone_enough(self) -> bool:
+        return bool(self.modules) and self.keys_needed > 0 and self.keys_after_modules == 0
 
 
 @dataclass(frozen=True)
@@ -81,22 +99,85 @@ def module_list(numbers: list[int] | tuple[int, ...]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+@dataclass(frozen=True)
+class AnswerCondition:
+    """One answer a level of the self-assessment asks for: the answers place a learner at
+    the highest level whose conditions, and those of every level below it, are all met."""
+
+    level: int
+    met: Callable[[Profile], bool]
+    unmet: str  # what the learner's answers said instead, as the reason they stop below
+
+
+# The one home of what the answers ask for at each level (PRODUCT.md, "answer level").
+ANSWER_CONDITIONS: dict[str, tuple[AnswerCondition, ...]] = {
+    "engineer": (
+        AnswerCondition(
+            2,
+            lambda p: bool(p.can_explain_concepts or p.can_implement_from_scratch),
+            "you can't yet explain how MoE, MLA and FP8 work",
+        ),
+        AnswerCondition(
+            3,
+            lambda p: bool(p.can_implement_from_scratch),
+            "you can't yet implement MoE or MLA from scratch",
+        ),
+        AnswerCondition(
+            3,
+            lambda p: p.seen_as == "architect",
+            "interviewers see you as an API integrator, not a production architect",
+        ),
+        AnswerCondition(
+            4,
+            lambda p: bool(p.deployed_at_scale),
+            "you haven't deployed a production system at scale",
+        ),
+        AnswerCondition(
+            4, lambda p: bool(p.leads_initiatives), "you use APIs rather than lead AI initiatives"
+        ),
+    ),
+    # A founder's answers place them at Surviving at least: level 2 asks for nothing.
+    "founder": (
+        AnswerCondition(
+            3,
+            lambda p: bool(p.owns_model_weights),
+            "you rent capability rather than own model weights",
+        ),
+        AnswerCondition(
+            4,
+            lambda p: p.replicable_by_competitors is False,
+            "competitors could replicate your product with the same APIs",
+        ),
+        AnswerCondition(
+            4,
+            lambda p: bool(p.investor_fundable),
+            "investors wouldn't fund your own technology yet",
+        ),
+    ),
+}
+
+
 def answer_level(profile: Profile) -> int:
-    if profile.track == "founder":
-        if profile.owns_model_weights:
-            if profile.replicable_by_competitors is False and profile.investor_fundable:
-                return 4
-            return 3
-        return 2
-    implement = bool(profile.can_implement_from_scratch)
-    architect = profile.seen_as == "architect"
-    if implement and architect and profile.deployed_at_scale and profile.leads_initiatives:
-        return 4
-    if implement and architect:
-        return 3
-    if profile.can_explain_concepts or implement:
-        return 2
-    return 1
+    level = 1
+    conditions = ANSWER_CONDITIONS.get(profile.track or "")
+    if conditions is None:  # no track: no answers to read
+        return level
+    while level < MAX_LEVEL and all(
+        condition.met(profile) for condition in conditions if condition.level == level + 1
+    ):
+        level += 1
+    return level
+
+
+def answers_holding_down(profile: Profile, target: int) -> tuple[str, ...]:
+    """Which answers keep the learner's answer level below ``target``: the unmet conditions
+    of the levels above their answer level, up to ``target``."""
+    reached = answer_level(profile)
+    return tuple(
+        condition.unmet
+        for condition in ANSWER_CONDITIONS.get(profile.track or "", ())
+        if reached < condition.level <= target and not condition.met(profile)
+    )
 
 
 def currency_amount(profile: Profile) -> int | None:
@@ -246,14 +327,28 @@ def _next_steps(
     modules = tuple(
         m for m in rules.stage_modules.get(level, ()) if m not in progress.completed_modules
     )
-    n_done = len(rules.keys.get(level, ())) - len(open_keys)
+    level_keys = rules.keys.get(level, ())
+    n_done = len(level_keys) - len(open_keys)
+    required = keys_required(rules, level)
     gate = rules.gates.get(level)
+    after = done_keys(
+        rules,
+        Progress(
+            completed_modules=progress.completed_modules | frozenset(modules),
+            completed_keys=progress.completed_keys,
+        ),
+    )
     return NextSteps(
         level=level,
         modules=modules,
         open_keys=open_keys,
-        keys_needed=max(0, keys_required(rules, level) - n_done),
+        keys_needed=max(0, required - n_done),
         gate_amount=gate if gate is not None and (figure is None or figure < gate) else None,
+        keys_done=n_done,
+        keys_required=required,
+        modules_total=len(rules.stage_modules.get(level, ())),
+        tickable_keys=tuple(key for key in open_keys if not key.module_linked),
+        keys_after_modules=max(0, required - sum(1 for key in level_keys if key.code in after)),
     )
 
 
@@ -263,3 +358,73 @@ def _api_cost_share(profile: Profile) -> Decimal | None:
     if not profile.monthly_recurring_revenue:
         return None
     return Decimal(profile.monthly_api_cost) / Decimal(profile.monthly_recurring_revenue)
+
+
+def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement) -> tuple[str, ...]:
+    """Why the learner is at their level, as one causal account: where their figure and
+    answers start them (naming the figure, and the answers that held them down), what their
+    progress added, and an income gate that holds them, if one does. Unlike
+    ``Placement.reasons`` (kept in the level history), each fact is said once."""
+    name = curriculum.level_name
+    rules = curriculum.tracks.get(profile.track or "")
+    if rules is None or not profile.submitted:
+        return (f"You haven't filled in the self-assessment yet, so you start at {name(1)}.",)
+    sentences = []
+    start = placement.profile_level
+    answers = placement.answer_level or answer_level(profile)
+    amount = currency_amount(profile)
+    band = rules.band_level(amount) if amount is not None else None
+    if band is None:
+        held = answers_holding_down(profile, answers + 1) if answers < MAX_LEVEL else ()
+        sentences.append(
+            f"You didn't give your {rules.currency_metric}, so your answers alone place you at "
+            f"{name(answers)}" + (f": {_and(held)}." if held else ".")
+        )
+    else:
+        figure = f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} band"
+        if band.level == answers:
+            sentences.append(f"{figure}, and your answers match it: you start at {name(start)}.")
+        elif answers < band.level:
+            held = answers_holding_down(profile, band.level)
+            sentences.append(
+                f"{figure}, but your answers hold you at {name(answers)}: {_and(held)}."
+            )
+        else:
+            sentences.append(
+                f"Your answers match {name(answers)}, but your {rules.currency_metric} of "
+                f"{usd(amount)} is in the {name(band.level)} band "
+                f"({band_label(band)}), so you start at {name(start)}."
+            )
+    if placement.level > start:
+        steps = []
+        for level in range(start, placement.level):
+            modules = rules.stage_modules.get(level, ())
+            level_keys = rules.keys.get(level, ())
+            n_done = sum(1 for key in level_keys if key.code in placement.done_keys)
+            work = f"{n_done} of {len(level_keys)} {name(level)} keys"
+            if modules:
+                work = f"module{'s' if len(modules) > 1 else ''} {module_list(modules)} and {work}"
+            steps.append(work)
+        sentences.append(
+            f"Your progress took you up to {name(placement.level)}: you finished "
+            f"{'; then '.join(steps)}."
+        )
+    steps = placement.next_steps
+    if (
+        steps.gate_amount is not None
+        and not steps.modules
+        and not steps.keys_needed
+        and not steps.maintaining
+    ):
+        figure = currency_amount(profile)
+        sentences.append(
+            f"You have done the {name(placement.level)} work; "
+            + _gate_sentence(rules, name(placement.level + 1), steps.gate_amount, figure)
+        )
+    return tuple(sentences)
+
+
+def _and(phrases: tuple[str, ...]) -> str:
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -18,9 +21,9 @@ from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules
 
 from .forms import SelfAssessmentForm
-from .models import Learner, LevelChange
+from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
-from .selectors import learner_placement, learner_progress_and_platforms
+from .progress_page import lowering_warning, progress_body_context
 from .services import (
     Recomputed,
     key_set_done,
@@ -85,7 +88,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     learner = _learner(request)
     if request.method == "POST":
         form = SelfAssessmentForm.for_learner(learner, data=request.POST)
-        if form.is_valid():
+        lowering = ""
+        if form.is_valid() and learner.has_assessment and not request.POST.get("confirm_lower"):
+            lowering = lowering_warning(
+                learner, track_slug=form.cleaned_data["track"].slug, answers=form.answers()
+            )
+        if form.is_valid() and not lowering:
             try:
                 result = learner_set_assessment(
                     learner=learner,
@@ -97,19 +105,49 @@ def profile(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_errors(error)
             else:
-                messages.success(
-                    request,
+                said = (
                     f"Your self-assessment is saved. You are at level "
-                    f"{result.placement.level}: {result.placement.level_name}.",
+                    f"{result.placement.level}: {result.placement.level_name}."
                 )
+                if result.change is not None and not result.went_up:
+                    messages.warning(request, said)
+                else:
+                    messages.success(request, said)
                 return redirect("progress")
     else:
         form = SelfAssessmentForm.for_learner(learner)
+        lowering = ""
     return render(
         request,
         "learners/profile.html",
-        {"form": form, "learner": learner, "detect_timezone": not learner.has_assessment},
+        {
+            "form": form,
+            "learner": learner,
+            "detect_timezone": not learner.has_assessment,
+            "lowering": lowering,
+            "level_guide": _level_guide(curriculum_rules()),
+        },
     )
+
+
+def _level_guide(rules: CurriculumRules) -> list[dict]:
+    """Per track, the document's four "Your Level" lines and each level's symptoms, so a
+    student recognises where they are before answering."""
+    return [
+        {
+            "slug": slug,
+            "levels": [
+                {
+                    "number": number,
+                    "name": rules.level_name(number),
+                    "texts": texts,
+                    "heading": texts.symptoms_heading or "Does this sound like you?",
+                }
+                for number, texts in sorted(track.texts.items())
+            ],
+        }
+        for slug, track in rules.tracks.items()
+    ]
 
 
 @login_required
@@ -128,14 +166,26 @@ def progress(request: HttpRequest) -> HttpResponse:
     if learner is None or not learner.has_assessment or learner.track_id is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
         return redirect("profile")
-    rules = curriculum_rules()
-    # Rendered without the request: the CSRF token and the flash messages stay outside it.
-    body = cache.get_or_set(
-        progress_cache_key(learner, rules),
-        lambda: render_to_string("learners/progress_body.html", _progress_body(learner.pk, rules)),
-        PROGRESS_CACHE_SECONDS,
+    return render(
+        request,
+        "learners/progress.html",
+        {"body": _progress_body_html(learner), "undo_status": _undo_status(request)},
     )
-    return render(request, "learners/progress.html", {"body": body})
+
+
+def _progress_body_html(learner: Learner) -> str:
+    """The learner's page body, from the cache or rendered (and cached). Rendered without
+    the request: the CSRF token and the flash messages stay outside it."""
+    rules = curriculum_rules()
+
+    def render_body() -> str:
+        context = progress_body_context(learner.pk, rules)
+        tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
+        context["tiers"] = tiers
+        context["current"] = next(tier for tier in tiers if tier["current"])
+        return render_to_string("learners/progress_body.html", context)
+
+    return cache.get_or_set(progress_cache_key(learner, rules), render_body, PROGRESS_CACHE_SECONDS)
 
 
 def progress_cache_key(learner: Learner, rules: CurriculumRules) -> str:
@@ -144,70 +194,6 @@ def progress_cache_key(learner: Learner, rules: CurriculumRules) -> str:
     the services and the roster import) or the curriculum (``rules.version``, a digest)
     changes, so a stale body is never served."""
     return f"progress-body:{learner.pk}:{learner.version}:{rules.version}"
-
-
-def _progress_body(learner_id: int, rules: CurriculumRules) -> dict:
-    """The context of the progress page's body: four queries (the learner with its track,
-    their modules, keys and level history; the curriculum comes from the cache), whatever
-    their progress."""
-    learner = Learner.objects.select_related("track").get(pk=learner_id)
-    track = rules.tracks[learner.track.slug]
-    progress_, on_platform = learner_progress_and_platforms(learner)
-    placement = learner_placement(learner, rules, progress_)
-    history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
-    tiers = _pyramid_tiers(rules.level_names, current=placement.level)
-    keys = [
-        {
-            "id": key.id,
-            "text": key.text,
-            "done": key.code in placement.done_keys,
-            "modules": _module_words(key.module_numbers),
-        }
-        for key in track.keys.get(placement.level, ())
-    ]
-    return {
-        "learner": learner,
-        "placement": placement,
-        "tiers": tiers,
-        "current": next(tier for tier in tiers if tier["current"]),
-        "next_modules": [
-            (number, rules.module_titles.get(number, "")) for number in placement.next_steps.modules
-        ],
-        "next_level_name": (
-            rules.level_name(placement.level + 1) if placement.level < MAX_LEVEL else ""
-        ),
-        "stages": [
-            {
-                "stage": stage,
-                "serves_name": rules.level_name(stage.serves_level),
-                "next_name": rules.level_name(stage.serves_level + 1),
-                "modules": [
-                    {
-                        "number": number,
-                        "id": rules.module_ids[number],
-                        "title": rules.module_titles.get(number, ""),
-                        "done": number in progress_.completed_modules,
-                        "url": rules.module_urls.get(number, ""),
-                        "platform": on_platform.get(number),
-                    }
-                    for number in stage.modules
-                ],
-            }
-            for stage in rules.stages
-        ],
-        "keys": keys,
-        "continue_module": _continue_module(placement, progress_, rules),
-        "keys_done": sum(1 for key in keys if key["done"]),
-        "api_cost_percent": _percent(placement),
-        "history": [
-            {
-                "change": change,
-                "from_name": rules.level_name(change.from_level) if change.from_level else "",
-                "to_name": rules.level_name(change.to_level),
-            }
-            for change in history
-        ],
-    }
 
 
 def _done_flag(request: HttpRequest) -> bool | None:
@@ -227,11 +213,9 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     try:
         result = key_set_done(learner=learner, key=key, done=done)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("progress")
-    return _report(
-        request, result, f"Key {'ticked' if done else 'unticked'}: {key.full_text}", f"key-{key.pk}"
-    )
+        return _refused(request, learner, " ".join(error.messages))
+    what = f"Key {'ticked' if done else 'unticked'}: {key.full_text}"
+    return _report(request, learner, result, what, Undo("key", key.pk, not done), f"key-{key.pk}")
 
 
 @login_required
@@ -247,45 +231,115 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     try:
         result = module_set_done(learner=learner, module=module, done=done)
     except ValidationError as error:  # completed on a platform: only an instructor unticks
-        messages.error(request, " ".join(error.messages))
-        return redirect("progress")
+        return _refused(request, learner, " ".join(error.messages))
     state = "completed" if done else "marked not done"
     return _report(
         request,
+        learner,
         result,
         f"Module {module.number} {state}: {module.title}",
+        Undo("module", module.pk, not done),
         f"module-{module.number}",
     )
 
 
-def _report(request: HttpRequest, result: Recomputed, what: str, anchor: str) -> HttpResponse:
-    """Say what changed and redirect (POST-redirect-GET): back to the item, or to the top of
-    the page when the level changed, so the new level and the message are in view."""
+@dataclass(frozen=True)
+class Undo:
+    """The action that undoes a tick: the same item, the other state."""
+
+    kind: str  # "key" or "module"
+    pk: int
+    done: bool
+
+    @property
+    def url(self) -> str:
+        return reverse("key_done" if self.kind == "key" else "module_done", args=[self.pk])
+
+    @property
+    def query(self) -> str:
+        return f"{self.kind}-{self.pk}-{int(self.done)}"
+
+
+def _undo_from_query(request: HttpRequest) -> Undo | None:
+    """The Undo offered after a tick without JavaScript (the redirect names it: ?undo=key-12-0).
+    Only a well-formed value is read; the POST it leads to checks everything again."""
+    match = re.fullmatch(r"(key|module)-(\d{1,12})-([01])", request.GET.get("undo", ""))
+    if match is None:
+        return None
+    return Undo(match.group(1), int(match.group(2)), match.group(3) == "1")
+
+
+def _undo_status(request: HttpRequest) -> dict | None:
+    undo = _undo_from_query(request)
+    return {"undo": undo} if undo else None
+
+
+def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpResponse:
+    if request.htmx:
+        return _in_place(learner, request, {"message": message, "level": "error"})
+    messages.error(request, message)
+    return redirect("progress")
+
+
+def _report(
+    request: HttpRequest, learner: Learner, result: Recomputed, what: str, undo: Undo, anchor: str
+) -> HttpResponse:
+    """Say what changed. With htmx: the page's body and the announcement, in place. Without
+    JavaScript: redirect (POST-redirect-GET) back to the item, or to the top of the page when
+    the level changed, so the new level and the message are in view; both offer an Undo."""
     placement = result.placement
+    said: list[tuple[str, int]] = []
     if result.went_up:
-        messages.success(
-            request,
-            f"Congratulations! You moved up to level {placement.level}: {placement.level_name}.",
-            extra_tags="congrats",
+        said.append(
+            (
+                f"Congratulations! You moved up to level {placement.level}: "
+                f"{placement.level_name}.",
+                messages.SUCCESS,
+            )
         )
     elif result.change is not None:
-        messages.warning(request, f"Your level is now {placement.level}: {placement.level_name}.")
-    messages.info(request, f"{what}.")
-    url = reverse("progress")
+        said.append(
+            (f"Your level is now {placement.level}: {placement.level_name}.", messages.WARNING)
+        )
+    said.append((f"{what}.", messages.INFO))
+    if request.htmx:
+        return _in_place(
+            learner,
+            request,
+            {
+                "message": " ".join(text for text, _ in said),
+                "level": messages.DEFAULT_TAGS[said[0][1]],
+                "went_up": result.went_up,
+                "opens": _what_opens(placement) if result.went_up else "",
+                "undo": undo,
+            },
+        )
+    for text, level in said:
+        extra = "congrats" if result.went_up and level == messages.SUCCESS else ""
+        messages.add_message(request, level, text, extra_tags=extra)
+    url = f"{reverse('progress')}?undo={undo.query}"
     return redirect(url if result.change is not None else f"{url}#{anchor}")
 
 
-def _percent(placement: Placement) -> str | None:
-    share = placement.api_cost_share
-    if share is None:
-        return None
-    return f"{share * 100:.0f}%" if share * 100 >= 1 else f"{share * 100:.1f}%"
-
-
-def _module_words(numbers: frozenset[int]) -> str:
-    if not numbers:
+def _what_opens(placement: Placement) -> str:
+    """What a level-up opens: the next stage's modules (or, at the top, what keeps it)."""
+    if placement.next_steps.maintaining:
+        return "You are at the top: the maintaining-excellence keys keep you there."
+    stage = next((s for s in curriculum_rules().stages if s.serves_level == placement.level), None)
+    if stage is None or not stage.modules:
         return ""
-    return f"module{'s' if len(numbers) > 1 else ''} {module_list(tuple(numbers))}"
+    return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."
+
+
+def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpResponse:
+    """What htmx swaps in: the fresh page body (the cached one, as the page shows it) and,
+    out of band, the announcement in the page's live region."""
+    fresh = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(pk=learner.pk)
+    return render(
+        request,
+        "learners/progress_fragment.html",
+        {"body": _progress_body_html(fresh), "status": status},
+    )
 
 
 def _pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
@@ -317,21 +371,3 @@ def _pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
             }
         )
     return tiers
-
-
-def _continue_module(placement: Placement, progress_, rules: CurriculumRules) -> dict | None:
-    """The one "Continue" action: the first module the next steps ask for, else the first
-    module not done; with its course URL (its place on this page when it has none)."""
-    numbers = list(placement.next_steps.modules) or [
-        number
-        for number in sorted(rules.module_titles)
-        if number not in progress_.completed_modules
-    ]
-    if not numbers:
-        return None
-    number = numbers[0]
-    return {
-        "number": number,
-        "title": rules.module_titles.get(number, ""),
-        "url": rules.module_urls.get(number, "") or f"#module-{number}",
-    }

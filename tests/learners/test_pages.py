@@ -201,11 +201,18 @@ def test_completing_a_module_redirects_back_and_shows_it_done(engineer_client, e
     response = engineer_client.post(f"/progress/modules/{module.pk}/", {"done": "1"})
 
     assert response.status_code == 302
-    assert response.url == f"/progress/#module-{module.number}"
+    # Back to the item, with the Undo of what was just done.
+    assert response.url == f"/progress/?undo=module-{module.pk}-0#module-{module.number}"
     assert ModuleProgress.objects.filter(learner=engineer, module=module).count() == 1
     page = engineer_client.get(response.url)
     assert f"Module 4 completed: {module.title}." in page.text
-    assert 'aria-label="Module 4 done; mark not done"' in page.text
+    assert f'hx-post="/progress/modules/{module.pk}/" id="toggle-module-4"' in page.text
+    assert 'aria-pressed="true"><span class="toggle__box" aria-hidden="true">✓</span>' in page.text
+    # Undo posts the other state to the same item.
+    assert (
+        f'formaction="/progress/modules/{module.pk}/" name="done" value="0"'
+        f' hx-post="/progress/modules/{module.pk}/" hx-target="#progress-body"'
+    ) in page.text
 
 
 def test_a_double_submit_never_creates_two_rows(engineer_client, engineer):
@@ -286,7 +293,7 @@ def test_reaching_the_next_level_shows_a_congratulation_and_a_history_entry(
     response = engineer_client.post(f"/progress/keys/{last.pk}/", {"done": "1"}, follow=True)
 
     # The level changed: back to the top of the page, where the new level is.
-    assert response.redirect_chain == [("/progress/", 302)]
+    assert response.redirect_chain == [(f"/progress/?undo=key-{last.pk}-0", 302)]
     assert "Congratulations! You moved up to level 3: Thriving." in response.text
     assert "You are at level 3" in response.text
     assert "Moved up from Surviving to <strong>Thriving</strong>" in response.text
@@ -323,13 +330,15 @@ def test_progress_page_shows_level_reasons_next_steps_and_an_accessible_pyramid(
 
     assert "You are at level 2" in page
     assert "Your annual total compensation of $160,000 is in the Surviving band" in page
-    assert "To reach <strong>Thriving</strong>" in page
+    assert re.search(r"To Thriving: 0 of 10 keys · 0 of 3 modules · \$200,000\+ annual", page)
     assert 'role="img"' in page and "you are at level 2, Surviving" in page
     assert page.count('class="pyramid__tier') == 4
     assert "pyramid__tier--2 is-current" in page
-    # The 9 modules, each with its own form, and the 12 Surviving keys.
+    # The 9 modules, each with its own form, the 12 Surviving keys and, collapsed, the 10
+    # Struggling keys (finished levels stay visible).
     assert page.count('formaction="/progress/modules/') == 9
-    assert page.count('class="checklist__item') == 12
+    assert page.count('class="checklist__item') == 22
+    assert "<summary>Struggling — 0 of 10" in page
 
 
 def test_the_pyramid_drawing_shows_a_renamed_level_at_once(engineer_client):

@@ -1,0 +1,233 @@
+"""What the student's progress page shows: its body's context, read in four queries (the
+learner with their track, their modules, keys and level history; the curriculum comes from
+the cache), and the history as the student reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from curriculum.rules import CurriculumRules, KeyRule
+from curriculum.selectors import curriculum_rules
+
+from . import assessment
+from .models import Learner, LevelChange
+from .placement import MAX_LEVEL, Placement, Profile, explain, module_list, place, usd
+from .selectors import (
+    learner_placement,
+    learner_profile,
+    learner_progress,
+    learner_progress_and_platforms,
+)
+
+# A level change undone within this time (a tick and its undo) is left off the student's
+# history; the admin keeps every row.
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    change: LevelChange
+    placed: bool  # the placement of the first self-assessment, not a move
+    from_name: str
+    to_name: str
+
+
+def student_history(
+    changes: list[LevelChange], *, submitted_at: datetime | None, level_name
+) -> list[HistoryEntry]:
+    """The level history as the student reads it, newest first: the change made by their
+    first self-assessment reads "Placed at"; a move undone within ``UNDO_WINDOW`` (up, then
+    straight back down, or the reverse) is left out with its undo."""
+    kept: list[LevelChange] = []
+    for change in sorted(changes, key=lambda c: (c.changed_at, c.id or 0)):
+        last = kept[-1] if kept else None
+        if (
+            last is not None
+            and last.from_level is not None
+            and change.from_level == last.to_level
+            and change.to_level == last.from_level
+            and change.changed_at - last.changed_at <= UNDO_WINDOW
+        ):
+            kept.pop()
+            continue
+        kept.append(change)
+    return [
+        HistoryEntry(
+            change=change,
+            placed=change.from_level is None
+            or (submitted_at is not None and change.changed_at <= submitted_at),
+            from_name=level_name(change.from_level) if change.from_level else "",
+            to_name=level_name(change.to_level),
+        )
+        for change in reversed(kept)
+    ]
+
+
+def _key_item(key: KeyRule, placement: Placement) -> dict:
+    numbers = tuple(sorted(key.module_numbers))
+    return {
+        "id": key.id,
+        "text": key.text,
+        "done": key.code in placement.done_keys,
+        "modules": (
+            f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
+        ),
+    }
+
+
+def fastest_way(placement: Placement, next_name: str) -> str:
+    """The shortest honest sentence of what moves the learner up ("" at the top)."""
+    steps = placement.next_steps
+    if steps.maintaining:
+        return ""
+    parts = []
+    if steps.modules:
+        words = f"module{'s' if len(steps.modules) > 1 else ''} {module_list(steps.modules)}"
+        parts.append(f"finish {words}")
+    keys = steps.keys_after_modules if steps.modules else steps.keys_needed
+    if keys:
+        parts.append(f"tick {keys} more {placement.level_name} key{'s' if keys > 1 else ''}")
+    if not parts:
+        return f"You have done everything the {placement.level_name} stage asks."
+    sentence = f"To reach {next_name}: {' and '.join(parts)}"
+    if steps.modules_alone_enough:
+        sentence += " (that alone is enough: it also completes the keys linked to it)"
+    return sentence + "."
+
+
+def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
+    learner = Learner.objects.select_related("track").get(pk=learner_id)
+    track = rules.tracks[learner.track.slug]
+    progress, on_platform = learner_progress_and_platforms(learner)
+    placement = learner_placement(learner, rules, progress)
+    level = placement.level
+    next_name = rules.level_name(level + 1) if level < MAX_LEVEL else ""
+    texts = track.texts.get(level)
+    steps = placement.next_steps
+    keys = [_key_item(key, placement) for key in track.keys.get(level, ())]
+    finished_levels = []
+    for lower in range(1, level):
+        items = [_key_item(key, placement) for key in track.keys.get(lower, ())]
+        if items:
+            finished_levels.append(
+                {
+                    "number": lower,
+                    "name": rules.level_name(lower),
+                    "keys": items,
+                    "done": sum(1 for item in items if item["done"]),
+                }
+            )
+    history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
+    return {
+        "learner": learner,
+        "placement": placement,
+        "why": explain(rules, learner_profile(learner, track.slug), placement),
+        "description": rules.level_descriptions.get(level, ""),
+        "texts": texts,
+        "next_texts": track.texts.get(level + 1) if level < MAX_LEVEL else None,
+        "next_metrics": texts.success_metrics if texts and level < MAX_LEVEL else (),
+        "next_level_name": next_name,
+        "meter": {
+            "keys_done": min(steps.keys_done, steps.keys_required),
+            "keys_required": steps.keys_required,
+            "modules_done": steps.modules_done,
+            "modules_total": steps.modules_total,
+            "gate": usd(steps.gate_amount) if steps.gate_amount is not None else "",
+            "metric": track.currency_metric,
+            "short": _short_meter(steps),
+        },
+        "fastest_way": fastest_way(placement, next_name),
+        "next_modules": [(number, rules.module_titles.get(number, "")) for number in steps.modules],
+        "stages": [
+            {
+                "stage": stage,
+                "serves_name": rules.level_name(stage.serves_level),
+                "next_name": rules.level_name(stage.serves_level + 1),
+                "review": stage.serves_level < level,
+                "current": stage.serves_level == level,
+                "modules": [
+                    {
+                        "number": number,
+                        "id": rules.module_ids[number],
+                        "title": rules.module_titles.get(number, ""),
+                        "done": number in progress.completed_modules,
+                        "url": rules.module_urls.get(number, ""),
+                        "platform": on_platform.get(number),
+                    }
+                    for number in stage.modules
+                ],
+            }
+            for stage in rules.stages
+        ],
+        "keys": keys,
+        "keys_done": sum(1 for key in keys if key["done"]),
+        "finished_levels": finished_levels,
+        "continue_module": _continue_module(placement, progress, rules),
+        "api_cost_percent": _percent(placement),
+        "history": student_history(
+            list(history), submitted_at=learner.assessment_submitted_at, level_name=rules.level_name
+        ),
+    }
+
+
+def _short_meter(steps) -> str:
+    """The meter in a few words, for the pyramid's current tier."""
+    if steps.maintaining:
+        return "the top"
+    line = f"{min(steps.keys_done, steps.keys_required)}/{steps.keys_required} keys"
+    if steps.modules_total:
+        line += f" · {steps.modules_done}/{steps.modules_total} modules"
+    return line
+
+
+def _percent(placement: Placement) -> str | None:
+    share = placement.api_cost_share
+    if share is None:
+        return None
+    return f"{share * 100:.0f}%" if share * 100 >= 1 else f"{share * 100:.1f}%"
+
+
+def _continue_module(placement: Placement, progress, rules: CurriculumRules) -> dict | None:
+    """The one "Continue" action: the first module the next steps ask for, else the first
+    module not done; with its course URL (its place on this page when it has none)."""
+    numbers = list(placement.next_steps.modules) or [
+        number for number in sorted(rules.module_titles) if number not in progress.completed_modules
+    ]
+    if not numbers:
+        return None
+    number = numbers[0]
+    return {
+        "number": number,
+        "title": rules.module_titles.get(number, ""),
+        "url": rules.module_urls.get(number, "") or f"#module-{number}",
+    }
+
+
+def placement_with_answers(learner: Learner, *, track_slug: str, answers: dict) -> Placement:
+    """The placement ``learner`` would have with these self-assessment answers on their
+    current progress (nothing is saved): the self-assessment page asks before lowering."""
+    profile = Profile(
+        track=track_slug, submitted=True, **assessment.assessment_answers(track_slug, answers)
+    )
+    return place(curriculum_rules(), profile, learner_progress(learner))
+
+
+def lowering_warning(learner: Learner, *, track_slug: str, answers: dict) -> str:
+    """What the learner is told before a self-assessment lowers their level ("" if it
+    doesn't): the move and its reasons, in the words of the page's "why"."""
+    placement = placement_with_answers(learner, track_slug=track_slug, answers=answers)
+    if placement.level >= learner.level:
+        return ""
+    rules = curriculum_rules()
+    profile = Profile(
+        track=track_slug, submitted=True, **assessment.assessment_answers(track_slug, answers)
+    )
+    first, *rest = explain(rules, profile, placement)
+    return " ".join(
+        (
+            f"This moves you from {rules.level_name(learner.level)} to {placement.level_name} "
+            f"because {first[0].lower()}{first[1:]}",
+            *rest,
+        )
+    )

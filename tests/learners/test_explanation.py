@@ -1,0 +1,181 @@
+"""The page's "why" (``learners.placement.explain``), the fastest way up, and the level
+history as the student reads it: every branch's sentence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from learners.models import LevelChange
+from learners.placement import (
+    Profile,
+    Progress,
+    answer_level,
+    answers_holding_down,
+    explain,
+    place,
+)
+from learners.progress_page import UNDO_WINDOW, fastest_way, student_history
+from tests.learners.test_placement import engineer, founder, seed_rules
+
+
+def _surviving_work(*, linked_module: bool = True, keys: int = 9) -> Progress:
+    """Modules 4-6 (or 4-5) and ``keys`` hand-ticked Surviving keys of the engineer track."""
+    rules = seed_rules().tracks["engineer"]
+    hand = [key.code for key in rules.keys[2] if not key.module_linked][:keys]
+    modules = {4, 5, 6} if linked_module else {4, 5}
+    return Progress(completed_modules=frozenset(modules), completed_keys=frozenset(hand))
+
+
+def _why(profile: Profile, progress: Progress | None = None) -> tuple[str, ...]:
+    rules = seed_rules()
+    return explain(rules, profile, place(rules, profile, progress or Progress()))
+
+
+def test_no_self_assessment():
+    assert _why(Profile(track="engineer")) == (
+        "You haven't filled in the self-assessment yet, so you start at Struggling.",
+    )
+
+
+def test_figure_and_answers_agree():
+    assert _why(engineer(170_000, explain=True)) == (
+        "Your annual total compensation of $170,000 is in the Surviving band, and your answers "
+        "match it: you start at Surviving.",
+    )
+
+
+def test_answers_below_the_band_name_the_answers_that_hold_the_level_down():
+    assert _why(engineer(250_000, explain=True)) == (
+        "Your annual total compensation of $250,000 is in the Thriving band, but your answers "
+        "hold you at Surviving: you can't yet implement MoE or MLA from scratch and interviewers "
+        "see you as an API integrator, not a production architect.",
+    )
+    assert _why(engineer(350_000, implement=True, seen="architect", leads=True)) == (
+        "Your annual total compensation of $350,000 is in the Driving band, but your answers "
+        "hold you at Thriving: you haven't deployed a production system at scale.",
+    )
+    assert _why(founder(mrr=300_000, owns=False)) == (
+        "Your monthly recurring revenue of $300,000 is in the Thriving band, but your answers "
+        "hold you at Surviving: you rent capability rather than own model weights.",
+    )
+
+
+def test_answers_above_the_band():
+    assert _why(engineer(170_000, implement=True, seen="architect")) == (
+        "Your answers match Thriving, but your annual total compensation of $170,000 is in the "
+        "Surviving band ($150,000–$199,999), so you start at Surviving.",
+    )
+
+
+def test_blank_figure():
+    assert _why(engineer(None, explain=True)) == (
+        "You didn't give your annual total compensation, so your answers alone place you at "
+        "Surviving: you can't yet implement MoE or MLA from scratch and interviewers see you as "
+        "an API integrator, not a production architect.",
+    )
+    assert _why(engineer(None, implement=True, seen="architect", deployed=True, leads=True)) == (
+        "You didn't give your annual total compensation, so your answers alone place you at "
+        "Driving.",
+    )
+
+
+def test_what_progress_added():
+    why = _why(engineer(210_000, explain=True), _surviving_work())
+    assert why[1] == (
+        "Your progress took you up to Thriving: you finished modules 4–6 and 10 of 12 Surviving "
+        "keys."
+    )
+    assert len(why) == 2
+
+
+@pytest.mark.parametrize(
+    ("figure", "gate_sentence"),
+    [
+        (
+            170_000,
+            "(you gave $170,000): update your self-assessment when you get there.",
+        ),
+        (None, ": give it in your self-assessment when you get there."),
+    ],
+)
+def test_held_by_an_income_gate(figure, gate_sentence):
+    why = _why(engineer(figure, explain=True), _surviving_work())
+    assert why[-1] == (
+        "You have done the Surviving work; Thriving also needs your annual total compensation "
+        "to be $200,000 or more " + gate_sentence
+    ).replace("more :", "more:")
+
+
+def test_the_answer_conditions_are_the_rule():
+    # The explanation reads the same conditions the rule places by.
+    profile = engineer(None, explain=True, implement=True, seen="architect", deployed=True)
+    assert answer_level(profile) == 3
+    assert answers_holding_down(profile, 4) == ("you use APIs rather than lead AI initiatives",)
+    assert answer_level(Profile(track=None)) == 1
+    assert answer_level(founder()) == 2
+
+
+# --- The fastest way up ---------------------------------------------------------------------
+
+
+def test_finishing_a_module_alone_is_enough_when_its_linked_key_completes_the_count():
+    rules = seed_rules()
+    placement = place(rules, engineer(210_000, explain=True), _surviving_work(linked_module=False))
+    assert placement.next_steps.modules == (6,)
+    assert placement.next_steps.modules_alone_enough
+    assert fastest_way(placement, "Thriving") == (
+        "To reach Thriving: finish module 6 (that alone is enough: it also completes the keys "
+        "linked to it)."
+    )
+    # Module-linked keys are never offered as keys to tick.
+    assert all(not key.module_linked for key in placement.next_steps.tickable_keys)
+
+
+def test_modules_and_keys_both_needed():
+    rules = seed_rules()
+    placement = place(
+        rules, engineer(210_000, explain=True), _surviving_work(linked_module=False, keys=5)
+    )
+    assert fastest_way(placement, "Thriving") == (
+        "To reach Thriving: finish module 6 and tick 4 more Surviving keys."
+    )
+    assert placement.next_steps.keys_done == 5
+    assert placement.next_steps.keys_required == 10
+    assert (placement.next_steps.modules_done, placement.next_steps.modules_total) == (2, 3)
+
+
+# --- The history as the student reads it ---------------------------------------------------
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def _change(pk, from_level, to_level, minutes):
+    return LevelChange(
+        id=pk, from_level=from_level, to_level=to_level, changed_at=T0 + timedelta(minutes=minutes)
+    )
+
+
+def _read(changes, submitted_at=T0):
+    names = {1: "Struggling", 2: "Surviving", 3: "Thriving", 4: "Driving"}
+    return [
+        ("placed" if e.placed else "moved", e.from_name, e.to_name)
+        for e in student_history(changes, submitted_at=submitted_at, level_name=names.get)
+    ]
+
+
+def test_the_first_placement_reads_placed_at():
+    assert _read([_change(1, 1, 2, 0)]) == [("placed", "Struggling", "Surviving")]
+    assert _read([_change(1, None, 2, 0)]) == [("placed", "", "Surviving")]
+
+
+def test_a_tick_undone_within_minutes_leaves_no_trace_but_a_later_one_does():
+    up, down = _change(2, 2, 3, 60), _change(3, 3, 2, 62)
+    assert _read([_change(1, 1, 2, 0), up, down]) == [("placed", "Struggling", "Surviving")]
+    late = _change(3, 3, 2, 60 + UNDO_WINDOW.total_seconds() / 60 + 1)
+    assert _read([_change(1, 1, 2, 0), up, late]) == [
+        ("moved", "Thriving", "Surviving"),
+        ("moved", "Surviving", "Thriving"),
+        ("placed", "Struggling", "Surviving"),
+    ]
