@@ -23,6 +23,9 @@ from .selectors import (
 # A level change undone within this time (a tick and its undo) is left off the student's
 # history; the admin keeps every row.
 UNDO_WINDOW = timedelta(minutes=5)
+# The first change this soon after the first self-assessment is its placement (the write and
+# the recompute may be separate moments, as in an import).
+PLACEMENT_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,11 @@ def student_history(
         HistoryEntry(
             change=change,
             placed=change.from_level is None
-            or (submitted_at is not None and change.changed_at <= submitted_at),
+            or (
+                change is kept[0]
+                and submitted_at is not None
+                and change.changed_at <= submitted_at + PLACEMENT_WINDOW
+            ),
             from_name=level_name(change.from_level) if change.from_level else "",
             to_name=level_name(change.to_level),
         )

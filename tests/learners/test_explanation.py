@@ -170,6 +170,17 @@ def test_the_first_placement_reads_placed_at():
     assert _read([_change(1, None, 2, 0)]) == [("placed", "", "Surviving")]
 
 
+def test_a_first_change_a_while_after_the_self_assessment_is_a_move():
+    later = T0 + timedelta(minutes=-30)
+    assert _read([_change(1, 1, 2, 0)], submitted_at=later) == [
+        ("moved", "Struggling", "Surviving")
+    ]
+    assert _read([_change(1, 1, 2, 0), _change(2, 2, 3, 0.5)]) == [
+        ("moved", "Surviving", "Thriving"),
+        ("placed", "Struggling", "Surviving"),
+    ]
+
+
 def test_a_tick_undone_within_minutes_leaves_no_trace_but_a_later_one_does():
     up, down = _change(2, 2, 3, 60), _change(3, 3, 2, 62)
     assert _read([_change(1, 1, 2, 0), up, down]) == [("placed", "Struggling", "Surviving")]

@@ -338,7 +338,7 @@ def test_progress_page_shows_level_reasons_next_steps_and_an_accessible_pyramid(
     # Struggling keys (finished levels stay visible).
     assert page.count('formaction="/progress/modules/') == 9
     assert page.count('class="checklist__item') == 22
-    assert "<summary>Struggling — 0 of 10" in page
+    assert "<summary>Struggling — 0 of 10 keys</summary>" in page
 
 
 def test_the_pyramid_drawing_shows_a_renamed_level_at_once(engineer_client):
