@@ -159,6 +159,8 @@ class CompletionSource(models.TextChoices):
     LEARNER = "learner", "Learner"
     INSTRUCTOR = "instructor", "Instructor"
     IMPORT = "import", "Roster import"
+    API = "api", "API"
+    PLATFORM = "platform", "Course platform"
 
 
 class Completion(models.Model):
@@ -170,10 +172,11 @@ class Completion(models.Model):
         max_length=16, choices=CompletionSource.choices, default=CompletionSource.LEARNER
     )
     recorded_by = models.ForeignKey(
-    API = "api", "API"
-    PLATFORM = "platform", "Course platform"
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Where an API or platform completion came from: the API key, or the platform's name
+    # that the student sees ("Completed on Thinkific").
+    via = models.CharField(max_length=120, blank=True)
 
     class Meta:
         abstract = True
@@ -184,9 +187,6 @@ class ModuleProgress(Completion):
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="module_progress")
     module = models.ForeignKey("curriculum.Module", on_delete=models.CASCADE, related_name="+")
-    # Where an API or platform completion came from: the API key, or the platform's name
-    # that the student sees ("Completed on Thinkific").
-    via = models.CharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["module__number"]
