@@ -209,7 +209,8 @@ def test_any_self_assessment_post_is_saved_consistently_or_refused_unchanged(
             assert response["Location"] == "/progress/"
             assert_saved_consistently(learner, data)
         else:
-            assert response.context["form"].errors
+            # Refused with errors, or (answers that lower the level) asked first.
+            assert response.context["form"].errors or response.context["lowering"]
             assert "Nothing was saved yet" in response.text
             assert_no_raw_markup(response.text)
             assert snapshot(learner) == before
@@ -258,7 +259,11 @@ def test_a_bad_engineer_answer_is_a_field_error_and_nothing_is_saved(
 
     response = _post_answers(client, engineer, {**ENGINEER_ANSWERS, field: value})
 
-    if value == "-0":  # minus zero is zero: a valid answer
+    if value == "-0":  # minus zero is zero: a valid answer, which lowers the level
+        assert response.status_code == 200 and response.context["lowering"]
+        response = _post_answers(
+            client, engineer, {**ENGINEER_ANSWERS, field: value, "confirm_lower": "1"}
+        )
         assert response.status_code == 302
         engineer.refresh_from_db()
         assert engineer.annual_compensation == 0
