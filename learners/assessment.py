@@ -58,7 +58,7 @@ QUESTIONS: tuple[Question, ...] = (
         "founder",
         Kind.AMOUNT,
         "Monthly recurring revenue (MRR)",
-        help_text="In US dollars, one figure (50k, $50,000 or 50000); 0 if you have no revenue yet.",
+        help_text="In US dollars, one figure (50k, $50,000 or 50000); 0 if you have no revenue.",
         required_message="Enter your MRR in US dollars (0 if pre-revenue).",
     ),
     Question(
