@@ -144,7 +144,8 @@ class NudgeBudgetAdmin(admin.ModelAdmin):
     list_display = ("__str__", "weekly_cap", "quiet_start", "quiet_end")
 
     def has_add_permission(self, request) -> bool:
-        return not NudgeBudget.objects.exists()
+        # One row: added once, by whoever holds the permission to add it.
+        return super().has_add_permission(request) and not NudgeBudget.objects.exists()
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
