@@ -36,9 +36,16 @@ from curriculum.models import (
     Symptom,
     Track,
 )
+from learners.integrations.models import (
+    EventStatus,
+    PlatformConnection,
+    PlatformKind,
+    WebhookEvent,
+)
+from learners.integrations.services.api_keys import api_key_create
 from learners.models import Cohort, LevelChange, User
-from learners.nudges.content import unsubscribe_token
-from learners.nudges.models import Nudge
+from learners.nudges.content import preferences_token, unsubscribe_token
+from learners.nudges.models import Experiment, Nudge, NudgeBudget, NudgePreference
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 
 ACTORS = ("anon", "student", "other", "instructor", "superuser")
@@ -54,6 +61,10 @@ TO_ADMIN = f"302 /{ADMIN}"
 ANON_ONLY_PAGE = ("200", TO_PROGRESS, TO_PROGRESS, TO_ADMIN, TO_ADMIN)
 NOT_ALLOWED = ("405",) * 5
 STAFF_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN)
+# The admin's app index: one pattern naming every app with a model in the admin.
+APP_INDEX = f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges|integrations)/$"
+# The API knows API keys only: a session, anyone's, is no credential there.
+NO_API_KEY = ("401",) * 5
 
 
 @dataclass(frozen=True)
@@ -133,6 +144,82 @@ SITE_ROWS = [
         get=("403", "403", "403", "200", "200"),
         post=NOT_ALLOWED,
     ),
+    Row(
+        "nudges/preferences/",
+        "/nudges/preferences/",
+        # Signed in: one's own choices. An empty form is valid (every switch off) and saved.
+        get=(LOGIN, "200", "200", "200", "200"),
+        post=(LOGIN, "200", "200", "200", "200"),
+    ),
+    Row(
+        "nudges/preferences/<str:token>/",
+        "/nudges/preferences/{preferences_token}/",
+        # From an email: the signed token names the learner, whoever is signed in.
+        get=("200",) * 5,
+        post=("200",) * 5,
+    ),
+    Row(
+        "nudges/preferences/<str:token>/",
+        "/nudges/preferences/{tampered_preferences_token}/",
+        get=("400",) * 5,
+        post=("400",) * 5,
+    ),
+    Row(
+        "nudges/preferences/<str:token>/",
+        # An unsubscribe link's token (another salt) cannot open the preferences (nor turn
+        # nudges back on).
+        "/nudges/preferences/{unsubscribe_token}/",
+        get=("400",) * 5,
+        post=("400",) * 5,
+    ),
+    Row(
+        "webhooks/<slug:connection>/",
+        "/webhooks/{connection_slug}/",
+        # A delivery without the platform's signature is refused (and stored as rejected).
+        get=NOT_ALLOWED,
+        post=("401",) * 5,
+    ),
+    Row(
+        "webhooks/<slug:connection>/",
+        "/webhooks/no-such-connection/",
+        get=NOT_ALLOWED,
+        post=("404",) * 5,
+    ),
+]
+
+# --- the API: API keys only, problem details ----------------------------------------------
+
+API_ROWS = [
+    Row("api/schema/", "/api/schema/", get=("200",) * 5, post=NOT_ALLOWED),
+    Row("api/docs/", "/api/docs/", get=("200",) * 5, post=NOT_ALLOWED),
+    # Anything else under /api/ is a 404 problem, whatever the method.
+    Row("api/", "/api/", get=("404",) * 5, post=("404",) * 5),
+    Row("api/", "/api/v2/learners/", get=("404",) * 5, post=("404",) * 5),
+    Row("api/v1/learners/", "/api/v1/learners/", get=NO_API_KEY, post=NO_API_KEY),
+    Row(
+        "api/v1/learners/<str:email>/",
+        "/api/v1/learners/{student_address}/",
+        get=NO_API_KEY,
+        post=NO_API_KEY,
+    ),
+    Row(
+        "api/v1/learners/<str:email>/placement/",
+        "/api/v1/learners/{student_address}/placement/",
+        get=NO_API_KEY,
+        post=NO_API_KEY,
+    ),
+    Row(
+        "api/v1/learners/<str:email>/modules/<int:number>/",
+        "/api/v1/learners/{student_address}/modules/1/",
+        get=NO_API_KEY,
+        post=NO_API_KEY,
+    ),
+    Row(
+        "api/v1/learners/<str:email>/keys/<str:code>/",
+        "/api/v1/learners/{student_address}/keys/{engineer_key_code}/",
+        get=NO_API_KEY,
+        post=NO_API_KEY,
+    ),
 ]
 
 # --- the admin's own pages (not per model) ------------------------------------------------
@@ -185,20 +272,27 @@ ADMIN_ROWS = [
         post=(*STAFF_ONLY, "404", "404"),
     ),
     Row(
-        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
+        APP_INDEX,
         f"/{ADMIN}learners/",
         get=(*STAFF_ONLY, "200", "200"),
         post=(*STAFF_ONLY, "200", "200"),
     ),
     Row(
-        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
+        APP_INDEX,
         f"/{ADMIN}nudges/",
         # The nudge ledger, read-only for instructors.
         get=(*STAFF_ONLY, "200", "200"),
         post=(*STAFF_ONLY, "200", "200"),
     ),
     Row(
-        f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges)/$",
+        APP_INDEX,
+        f"/{ADMIN}integrations/",
+        # Platform connections and webhook events (API keys are the superuser's).
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, "200", "200"),
+    ),
+    Row(
+        APP_INDEX,
         f"/{ADMIN}auth/",
         # Instructors hold no auth.* permission.
         get=(*STAFF_ONLY, "404", "200"),
@@ -215,6 +309,13 @@ ADMIN_ROWS = [
         f"/{ADMIN}dashboard/",
         get=(*STAFF_ONLY, "200", "200"),
         post=(*STAFF_ONLY, "200", "200"),
+    ),
+    Row(
+        f"{ADMIN}nudges/experiment/<int:pk>/report/",
+        f"/{ADMIN}nudges/experiment/{{experiment}}/report/",
+        # Experiments are the site admins'; the report is read-only (a POST reads it too).
+        get=(*STAFF_ONLY, "403", "200"),
+        post=(*STAFF_ONLY, "403", "200"),
     ),
     Row(
         f"{ADMIN}learners/learner/import/",
@@ -251,9 +352,7 @@ ADMIN_ROWS = [
 ALLAUTH_PREFIXES = ("accounts/",)
 
 ALLAUTH_ROWS = [
-    Row(
-        "accounts/login/", "/accounts/login/", get=ANON_ONLY_PAGE, post=ANON_ONLY_PAGE
-    ),
+    Row("accounts/login/", "/accounts/login/", get=ANON_ONLY_PAGE, post=ANON_ONLY_PAGE),
     Row(
         "accounts/signup/",
         "/accounts/signup/",
@@ -353,6 +452,20 @@ ADMIN_MODELS = [
     AdminModel("learners", "learner", "student", instructor="vac", superuser="vacd"),
     AdminModel("learners", "levelchange", "level_change", instructor="v", superuser="vd"),
     AdminModel("nudges", "nudge", "nudge", instructor="v", superuser="v"),
+    # Instructors hold no permission on experiments, the budget or preferences. An experiment
+    # is never deleted (its ledger rows refer to it); the budget is one row (no second one
+    # added while it exists, see test_the_budget_is_added_by_superusers_only) and never
+    # deleted; preferences are the learner's own, read-only here.
+    AdminModel("nudges", "experiment", "experiment", instructor="", superuser="vac"),
+    AdminModel("nudges", "nudgebudget", "budget", instructor="", superuser="vc"),
+    AdminModel("nudges", "nudgepreference", "preference", instructor="", superuser="v"),
+    # API keys stay with site admins; instructors connect platforms (not delete them) and
+    # see webhook events, which nobody adds or edits by hand.
+    AdminModel("integrations", "apikey", "api_key", instructor="", superuser="vacd"),
+    AdminModel(
+        "integrations", "platformconnection", "connection", instructor="vac", superuser="vacd"
+    ),
+    AdminModel("integrations", "webhookevent", "webhook_event", instructor="v", superuser="vd"),
 ]
 
 # The views every ModelAdmin has, with the permission each needs (GET, POST).
@@ -406,6 +519,7 @@ def admin_model_rows(model: AdminModel) -> list[Row]:
 
 ROWS = [
     *SITE_ROWS,
+    *API_ROWS,
     *ADMIN_ROWS,
     *ALLAUTH_ROWS,
     *(row for model in ADMIN_MODELS for row in admin_model_rows(model)),
@@ -433,6 +547,17 @@ def world(db) -> dict:
     level_change = LevelChange.objects.create(learner=student, from_level=None, to_level=1)
     nudge = Nudge.objects.create(learner=student, kind="welcome", dedup_key="welcome")
     token = unsubscribe_token(student.pk)
+    preferences = preferences_token(student.pk)
+    experiment, _ = Experiment.objects.get_or_create(kind="self_assessment", ended_at=None)
+    budget = NudgeBudget.objects.create(pk=1)
+    preference = NudgePreference.objects.create(learner=student, kinds_off=["next_step"])
+    api_key, _ = api_key_create(name="Zapier", created_by=superuser)
+    connection = PlatformConnection.objects.create(
+        name="Thinkific", slug="thinkific", kind=PlatformKind.THINKIFIC, secrets="s3cret"
+    )
+    webhook_event = WebhookEvent.objects.create(
+        connection=connection, body=b"{}", status=EventStatus.REJECTED, note="no signature"
+    )
     from django.contrib.contenttypes.models import ContentType
 
     return {
@@ -463,9 +588,27 @@ def world(db) -> dict:
             "level_change": level_change.pk,
             "nudge": nudge.pk,
             "unsubscribe_token": token,
-            "tampered_token": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+            "tampered_token": tampered(token),
+            "preferences_token": preferences,
+            "tampered_preferences_token": tampered(preferences),
+            "experiment": experiment.pk,
+            "budget": budget.pk,
+            "preference": preference.pk,
+            "api_key": api_key.pk,
+            "connection": connection.pk,
+            "connection_slug": connection.slug,
+            "webhook_event": webhook_event.pk,
+            "student_address": student.user.email,
+            "engineer_key_code": Key.objects.filter(track__slug="engineer")
+            .order_by("pk")
+            .first()
+            .code,
         },
     }
+
+
+def tampered(token: str) -> str:
+    return token[:-2] + ("AA" if not token.endswith("AA") else "BB")
 
 
 def outcome(response) -> str:
@@ -502,6 +645,23 @@ def test_access(world, row):
         if got != expected[(actor, method)]
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_budget_is_added_by_superusers_only(world):
+    """Before the budget's one row exists its add page is open, to whoever may add it."""
+    NudgeBudget.objects.all().delete()
+    add = f"{ADMIN}nudges/nudgebudget/add/"
+    row = Row(
+        add,
+        f"/{add}",
+        get=(*STAFF_ONLY, "403", "200"),
+        # The instructor's POST is refused; the superuser's empty form is shown again.
+        post=(*STAFF_ONLY, "403", "200"),
+    )
+    seen = observe(world, row)
+    assert [seen[(actor, "GET")] for actor in ACTORS] == list(row.get)
+    assert [seen[(actor, "POST")] for actor in ACTORS] == list(row.post)
+    assert not NudgeBudget.objects.exists()
 
 
 # --- the table covers every URL -----------------------------------------------------------
