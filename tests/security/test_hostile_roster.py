@@ -20,7 +20,6 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from learners.roster import read as roster_read
 from learners.models import (
     Cohort,
     KeyCompletion,
@@ -31,6 +30,7 @@ from learners.models import (
 )
 from learners.nudges.models import Nudge
 from learners.roster import COLUMNS, EXPORT_COLUMNS, FORMULA_STARTS, roster_export, roster_import
+from learners.roster import read as roster_read
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
