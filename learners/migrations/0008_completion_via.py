@@ -4,30 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('learners', '0007_user_email_unique_ci'),
+        ("learners", "0007_user_email_unique_ci"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='keycompletion',
-            name='via',
+            model_name="keycompletion",
+            name="via",
             field=models.CharField(blank=True, max_length=120),
         ),
         migrations.AddField(
-            model_name='moduleprogress',
-            name='via',
+            model_name="moduleprogress",
+            name="via",
             field=models.CharField(blank=True, max_length=120),
         ),
         migrations.AlterField(
-            model_name='keycompletion',
-            name='source',
-            field=models.CharField(choices=[('learner', 'Learner'), ('instructor', 'Instructor'), ('import', 'Roster import'), ('api', 'API'), ('platform', 'Course platform')], default='learner', max_length=16),
+            model_name="keycompletion",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("learner", "Learner"),
+                    ("instructor", "Instructor"),
+                    ("import", "Roster import"),
+                    ("api", "API"),
+                    ("platform", "Course platform"),
+                ],
+                default="learner",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='moduleprogress',
-            name='source',
-            field=models.CharField(choices=[('learner', 'Learner'), ('instructor', 'Instructor'), ('import', 'Roster import'), ('api', 'API'), ('platform', 'Course platform')], default='learner', max_length=16),
+            model_name="moduleprogress",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("learner", "Learner"),
+                    ("instructor", "Instructor"),
+                    ("import", "Roster import"),
+                    ("api", "API"),
+                    ("platform", "Course platform"),
+                ],
+                default="learner",
+                max_length=16,
+            ),
         ),
     ]
