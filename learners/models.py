@@ -118,7 +118,7 @@ class Learner(models.Model):
     level_changed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
-    # Bumped by every write through the services (learners.services.learner_touch): the
+    # Bumped by every write through the services (learners.services.learners_touch): the
     # progress page caches its rendered body under this version.
     version = models.PositiveIntegerField(default=0, editable=False)
 

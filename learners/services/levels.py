@@ -1,0 +1,177 @@
+"""Levels: the placement rule's result written to learners, one or a chunk at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, PositiveSmallIntegerField, Value, When
+from django.utils import timezone
+
+from curriculum.selectors import curriculum_rules
+
+from .. import assessment
+from ..models import (
+    Learner,
+    LevelChange,
+)
+from ..nudges.services.ledger import nudge_level_up, nudges_level_up_many
+from ..placement import CurriculumRules, Placement, Profile, place
+from ..selectors import (
+    learner_profile,
+    learner_progress,
+    progress_by_learner,
+)
+
+
+def learners_touch(*, learner_ids: Iterable[int]) -> None:
+    """Mark what the learners' pages show as changed (their cached progress page is stale)."""
+    Learner.objects.filter(pk__in=list(learner_ids)).update(version=F("version") + 1)
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    placement: Placement
+    change: LevelChange | None
+
+    @property
+    def went_up(self) -> bool:
+        return self.change is not None and self.change.went_up
+
+
+def learner_recompute_level(
+    *, learner: Learner, curriculum: CurriculumRules | None = None
+) -> Recomputed:
+    with transaction.atomic():
+        locked = (
+            Learner.objects.select_for_update(of=("self",))
+            .select_related("track")
+            .get(pk=learner.pk)
+        )
+        result = recompute_locked(locked, curriculum=curriculum)
+    learner.level = locked.level
+    learner.level_changed_at = locked.level_changed_at
+    return result
+
+
+def recompute_locked(
+    learner: Learner, *, curriculum: CurriculumRules | None = None, now=None
+) -> Recomputed:
+    """Recompute a learner whose row the caller holds locked in a transaction."""
+    placement = place(
+        curriculum or curriculum_rules(), learner_profile(learner), learner_progress(learner)
+    )
+    change = _apply_placement(learner, placement, now=now)
+    if change is not None:
+        Learner.objects.filter(pk=learner.pk).update(
+            level=learner.level, level_changed_at=learner.level_changed_at, version=F("version") + 1
+        )
+        change.save()
+        if change.went_up:
+            nudge_level_up(learner=learner, change=change)
+    return Recomputed(placement=placement, change=change)
+
+
+def _apply_placement(learner: Learner, placement: Placement, *, now=None) -> LevelChange | None:
+    """Set the new level on ``learner`` (unsaved) and return the history row, if it changed."""
+    if placement.level == learner.level:
+        return None
+    now = now or timezone.now()
+    change = LevelChange(
+        learner=learner,
+        from_level=learner.level,
+        to_level=placement.level,
+        changed_at=now,
+        reasons=list(placement.reasons),
+    )
+    learner.level = placement.level
+    learner.level_changed_at = now
+    return change
+
+
+@dataclass
+class RecomputeReport:
+    learners: int = 0
+    changed: int = 0
+    chunks: int = 0
+
+
+def learners_recompute(
+    *, learner_ids: Iterable[int] | None = None, chunk_size: int | None = None
+) -> RecomputeReport:
+    """Recompute many learners (all when ``learner_ids`` is None), a chunk at a time.
+
+    A chunk costs a fixed number of queries (learners, their modules, their keys, at most
+    one UPDATE per level reached and one bulk insert of history), whatever its learners'
+    progress. Only learners whose level changed are written.
+    """
+    chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
+    curriculum = curriculum_rules(fresh=True)
+    report = RecomputeReport()
+    columns = ("pk", "level", "level_changed_at", "assessment_submitted_at", "track__slug")
+    learners = (
+        Learner.objects.order_by("pk")
+        .select_for_update(of=("self",))
+        .select_related("track")
+        .only(*columns, *assessment.FIELDS)
+    )
+    ids = sorted(set(learner_ids)) if learner_ids is not None else None
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            if ids is None:
+                chunk = list(learners.filter(pk__gt=last_pk)[:chunk_size])
+            else:
+                start = report.chunks * chunk_size
+                chunk = list(learners.filter(pk__in=ids[start : start + chunk_size]))
+            if not chunk:
+                break
+            last_pk = chunk[-1].pk
+            report.chunks += 1
+            report.learners += len(chunk)
+            changed, history = _recompute_chunk(chunk, curriculum)
+            _write_levels(changed)
+            LevelChange.objects.bulk_create(history, batch_size=chunk_size)
+            nudges_level_up_many(changes=history)
+            report.changed += len(changed)
+        if ids is not None and report.chunks * chunk_size >= len(ids):
+            break
+    return report
+
+
+def _write_levels(changed: list[Learner]) -> None:
+    """One UPDATE for the whole chunk: a CASE over the (at most four) levels reached, cheaper
+    than Django's per-row CASE of bulk_update."""
+    if not changed:
+        return
+    by_level: dict[int, list[int]] = defaultdict(list)
+    for learner in changed:
+        by_level[learner.level].append(learner.pk)
+    Learner.objects.filter(pk__in=[learner.pk for learner in changed]).update(
+        level=Case(
+            *(When(pk__in=pks, then=Value(level)) for level, pks in by_level.items()),
+            output_field=PositiveSmallIntegerField(),
+        ),
+        level_changed_at=changed[0].level_changed_at,
+        version=F("version") + 1,
+    )
+
+
+def _recompute_chunk(
+    chunk: list[Learner], curriculum: CurriculumRules
+) -> tuple[list[Learner], list[LevelChange]]:
+    progress = progress_by_learner([learner.pk for learner in chunk])
+    now = timezone.now()
+    changed, history = [], []
+    for learner in chunk:
+        profile: Profile = learner_profile(learner, learner.track.slug if learner.track else None)
+        change = _apply_placement(
+            learner, place(curriculum, profile, progress[learner.pk]), now=now
+        )
+        if change is not None:
+            changed.append(learner)
+            history.append(change)
+    return changed, history

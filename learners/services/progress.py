@@ -1,0 +1,126 @@
+"""Progress: keys ticked and modules completed (by the learner, an instructor, an import,
+the API or a course platform)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from curriculum.models import Key, Module
+
+from ..models import (
+    CompletionSource,
+    KeyCompletion,
+    Learner,
+    ModuleProgress,
+    User,
+)
+from .levels import Recomputed, recompute_locked
+
+
+def _set_progress(
+    *,
+    learner: Learner,
+    model,
+    lookup: dict,
+    done: bool,
+    source: str,
+    recorded_by: User | None,
+    via: str = "",
+    completed_at: datetime | None = None,
+) -> Recomputed:
+    with transaction.atomic():
+        locked = (
+            Learner.objects.select_for_update(of=("self",))
+            .select_related("track")
+            .get(pk=learner.pk)
+        )
+        # Read the clock once the row is ours, so one learner's history is in time order.
+        now = timezone.now()
+        existing = model.objects.filter(learner=locked, **lookup).first()
+        if (
+            not done
+            and existing is not None
+            and existing.source == CompletionSource.PLATFORM
+            and source == CompletionSource.LEARNER
+        ):
+            raise ValidationError(
+                f"This was completed on {existing.via or 'the course platform'}; "
+                "only an instructor can mark it not done."
+            )
+        if done and existing is None:
+            model.objects.create(
+                learner=locked,
+                **lookup,
+                completed_at=completed_at or now,
+                source=source,
+                recorded_by=recorded_by,
+                via=via,
+            )
+        elif done and completed_at is not None and completed_at < existing.completed_at:
+            # A completion is a fact with a time: an earlier report (out of order) wins.
+            model.objects.filter(pk=existing.pk).update(completed_at=completed_at)
+        elif not done and existing is not None:
+            existing.delete()
+        locked.last_activity_at = now
+        Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
+        result = recompute_locked(locked, now=now)
+    learner.level, learner.last_activity_at = locked.level, now
+    return result
+
+
+def key_set_done(
+    *,
+    learner: Learner,
+    key: Key,
+    done: bool,
+    source: str = CompletionSource.LEARNER,
+    recorded_by: User | None = None,
+    via: str = "",
+    completed_at: datetime | None = None,
+) -> Recomputed:
+    """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
+    modules and cannot be ticked by hand. ``via`` names the API key or platform;
+    ``completed_at`` is when it happened there (default now)."""
+    if learner.track_id != key.track_id:
+        raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
+    if key.modules.exists():
+        raise ValidationError({"key": f"{key.code} is done by completing its modules."})
+    return _set_progress(
+        learner=learner,
+        model=KeyCompletion,
+        lookup={"key": key},
+        done=done,
+        source=source,
+        recorded_by=recorded_by,
+        via=via,
+        completed_at=completed_at,
+    )
+
+
+def module_set_done(
+    *,
+    learner: Learner,
+    module: Module,
+    done: bool,
+    source: str = CompletionSource.LEARNER,
+    recorded_by: User | None = None,
+    via: str = "",
+    completed_at: datetime | None = None,
+) -> Recomputed:
+    """Mark a module done or not. A learner cannot untick what a platform completed (an
+    instructor can): ValidationError, nothing changed."""
+    return _set_progress(
+        learner=learner,
+        model=ModuleProgress,
+        lookup={"module": module},
+        done=done,
+        source=source,
+        recorded_by=recorded_by,
+        via=via,
+        completed_at=completed_at,
+    )
