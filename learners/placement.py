@@ -268,7 +268,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             reasons.append(
                 _progress_sentence(modules, n_done, len(level_keys), name(level))
                 + "; "
-                + _gate_sentence(rules, name(level + 1), gate, figure)
+                + gate_sentence(rules, name(level + 1), gate, figure)
             )
             break
         missing = [m for m in modules if m not in progress.completed_modules]
@@ -285,7 +285,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             f"{needed} are needed)."
         )
         if not gate_met:
-            reasons.append(_gate_sentence(rules, name(level + 1), gate, figure))
+            reasons.append(gate_sentence(rules, name(level + 1), gate, figure))
         break
 
     return Placement(
@@ -301,7 +301,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
     )
 
 
-def _gate_sentence(rules: TrackRules, next_name: str, gate: int, figure: int | None) -> str:
+def gate_sentence(rules: TrackRules, next_name: str, gate: int, figure: int | None) -> str:
     """What an income gate still asks of the learner (the document's success metric)."""
     needs = f"{next_name} also needs your {rules.currency_metric} to be {usd(gate)} or more"
     if figure is None:
@@ -358,73 +358,3 @@ def _api_cost_share(profile: Profile) -> Decimal | None:
     if not profile.monthly_recurring_revenue:
         return None
     return Decimal(profile.monthly_api_cost) / Decimal(profile.monthly_recurring_revenue)
-
-
-def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement) -> tuple[str, ...]:
-    """Why the learner is at their level, as one causal account: where their figure and
-    answers start them (naming the figure, and the answers that held them down), what their
-    progress added, and an income gate that holds them, if one does. Unlike
-    ``Placement.reasons`` (kept in the level history), each fact is said once."""
-    name = curriculum.level_name
-    rules = curriculum.tracks.get(profile.track or "")
-    if rules is None or not profile.submitted:
-        return (f"You haven't filled in the self-assessment yet, so you start at {name(1)}.",)
-    sentences = []
-    start = placement.profile_level
-    answers = placement.answer_level or answer_level(profile)
-    amount = currency_amount(profile)
-    band = rules.band_level(amount) if amount is not None else None
-    if band is None:
-        held = answers_holding_down(profile, answers + 1) if answers < MAX_LEVEL else ()
-        sentences.append(
-            f"You didn't give your {rules.currency_metric}, so your answers alone place you at "
-            f"{name(answers)}" + (f": {_and(held)}." if held else ".")
-        )
-    else:
-        figure = f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} band"
-        if band.level == answers:
-            sentences.append(f"{figure}, and your answers match it: you start at {name(start)}.")
-        elif answers < band.level:
-            held = answers_holding_down(profile, band.level)
-            sentences.append(
-                f"{figure}, but your answers hold you at {name(answers)}: {_and(held)}."
-            )
-        else:
-            sentences.append(
-                f"Your answers match {name(answers)}, but your {rules.currency_metric} of "
-                f"{usd(amount)} is in the {name(band.level)} band "
-                f"({band_label(band)}), so you start at {name(start)}."
-            )
-    if placement.level > start:
-        steps = []
-        for level in range(start, placement.level):
-            modules = rules.stage_modules.get(level, ())
-            level_keys = rules.keys.get(level, ())
-            n_done = sum(1 for key in level_keys if key.code in placement.done_keys)
-            work = f"{n_done} of {len(level_keys)} {name(level)} keys"
-            if modules:
-                work = f"module{'s' if len(modules) > 1 else ''} {module_list(modules)} and {work}"
-            steps.append(work)
-        sentences.append(
-            f"Your progress took you up to {name(placement.level)}: you finished "
-            f"{'; then '.join(steps)}."
-        )
-    steps = placement.next_steps
-    if (
-        steps.gate_amount is not None
-        and not steps.modules
-        and not steps.keys_needed
-        and not steps.maintaining
-    ):
-        figure = currency_amount(profile)
-        sentences.append(
-            f"You have done the {name(placement.level)} work; "
-            + _gate_sentence(rules, name(placement.level + 1), steps.gate_amount, figure)
-        )
-    return tuple(sentences)
-
-
-def _and(phrases: tuple[str, ...]) -> str:
-    if len(phrases) <= 1:
-        return "".join(phrases)
-    return ", ".join(phrases[:-1]) + " and " + phrases[-1]

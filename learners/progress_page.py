@@ -11,8 +11,9 @@ from curriculum.rules import CurriculumRules, KeyRule
 from curriculum.selectors import curriculum_rules
 
 from . import assessment
+from .explanation import explain
 from .models import Learner, LevelChange
-from .placement import MAX_LEVEL, Placement, Profile, explain, module_list, place, usd
+from .placement import MAX_LEVEL, Placement, Profile, module_list, place, usd
 from .selectors import (
     learner_placement,
     learner_profile,

@@ -1,4 +1,4 @@
-"""The page's "why" (``learners.placement.explain``), the fastest way up, and the level
+"""The page's "why" (``learners.explanation.explain``), the fastest way up, and the level
 history as the student reads it: every branch's sentence."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from learners.explanation import explain
 from learners.models import LevelChange
 from learners.placement import (
     Profile,
     Progress,
     answer_level,
     answers_holding_down,
-    explain,
     place,
 )
 from learners.progress_page import UNDO_WINDOW, fastest_way, student_history
