@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from curriculum.selectors import curriculum_rules
 
@@ -21,10 +21,8 @@ from ..models import (
     CompletionSource,
     KeyCompletion,
     Learner,
-    LevelChange,
     ModuleProgress,
 )
-from ..nudges.models import Nudge
 from ..nudges.selectors import learners_opted_out_themselves
 from ..nudges.services.ledger import nudge_send_now
 from ..privacy.admin import erase_accounts, export_personal_data
@@ -42,6 +40,13 @@ from .filters import (
     LevelFilter,
     NudgedFilter,
     OptOutFilter,
+)
+from .inlines import (
+    KeyCompletionInline,
+    LevelChangeInline,
+    ModuleProgressInline,
+    NudgeInline,
+    reasons_list,
 )
 from .roster_import import roster_import_view
 
@@ -77,83 +82,6 @@ class LearnerChangeList(ChangeList):
         figures = learner_list_figures([learner.pk for learner in learners])
         for learner in learners:
             learner.list_figures = figures.get(learner.pk)
-
-
-# --- Learner inlines --------------------------------------------------------------------
-
-
-class ModuleProgressInline(admin.TabularInline):
-    """Instructors add and remove completions; saved through the progress services."""
-
-    model = ModuleProgress
-    fields = ("module", "completed_at", "source", "recorded_by")
-    readonly_fields = ("completed_at", "source", "recorded_by")
-    extra = 0
-    verbose_name = "completed module"
-    verbose_name_plural = "completed modules"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("module", "recorded_by")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class KeyCompletionInline(admin.TabularInline):
-    model = KeyCompletion
-    fields = ("key", "completed_at", "source", "recorded_by")
-    readonly_fields = ("completed_at", "source", "recorded_by")
-    extra = 0
-    verbose_name = "ticked key"
-    verbose_name_plural = "ticked keys (module-linked keys follow their modules)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("key", "recorded_by")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        field = formset.form.base_fields.get("key")
-        if field is not None:
-            from curriculum.models import Key
-
-            # Only keys a learner can tick: their track's, and not module-linked.
-            field.queryset = Key.objects.filter(
-                track_id=getattr(obj, "track_id", None), modules__isnull=True
-            ).select_related("level")
-        return formset
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class LevelChangeInline(ReadOnlyInline):
-    model = LevelChange
-    fields = ("changed_at", "from_level", "to_level", "why")
-    readonly_fields = ("why",)
-    verbose_name_plural = "level history"
-
-    @admin.display(description="reasons at that time")
-    def why(self, obj: LevelChange):
-        return format_html("<ul>{}</ul>", format_html_join_lines(obj.reasons))
-
-
-class NudgeInline(ReadOnlyInline):
-    model = Nudge
-    fields = ("created_at", "kind", "status", "attempts", "sent_at", "last_error")
 
 
 # --- Learner admin ----------------------------------------------------------------------
@@ -330,9 +258,9 @@ class LearnerAdmin(admin.ModelAdmin):
             return "-"
         result = learner_placement(obj)
         return format_html(
-            "<strong>{}</strong><ul>{}</ul>",
+            "<strong>{}</strong>{}",
             f"{result.level} {result.level_name}",
-            format_html_join_lines(result.reasons),
+            reasons_list(result.reasons),
         )
 
     def save_model(self, request, obj, form, change) -> None:
@@ -424,7 +352,3 @@ class LearnerAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
-
-
-def format_html_join_lines(lines) -> str:
-    return format_html_join("", "<li>{}</li>", ((line,) for line in lines))
