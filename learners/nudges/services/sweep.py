@@ -24,6 +24,7 @@ class KindCounts:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    held_out: int = 0  # due, recorded, never sent: in the experiment's hold-out group
 
 
 @dataclass
@@ -90,3 +91,5 @@ def _count_outcomes(report: SweepReport) -> None:
             counts.failed += n
         elif status == NudgeStatus.SKIPPED:
             counts.skipped += n
+        elif status == NudgeStatus.HELD_OUT:
+            counts.held_out += n

@@ -253,11 +253,31 @@ def test_send_nudges_command_prints_counts_per_kind(roster, smtp_server):
     out = StringIO()
     call_command("send_nudges", "--at", "2026-06-10T09:15:00+00:00", stdout=out)
     lines = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[2:]}
-    # kind: due, sent, skipped, failed
-    assert lines["next_step"] == ["1", "1", "2", "0"]
-    assert lines["self_assessment"] == ["1", "1", "0", "0"]
-    assert lines["welcome"] == ["0", "0", "0", "0"]
+    # kind: due, sent, skipped, failed, held out
+    assert lines["next_step"] == ["1", "1", "2", "0", "0"]
+    assert lines["self_assessment"] == ["1", "1", "0", "0", "0"]
+    assert lines["welcome"] == ["0", "0", "0", "0", "0"]
     assert len(smtp_server.messages) == 2
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_send_nudges_command_prints_how_many_were_held_out_per_kind(smtp_server):
+    """Everyone held out of next_step: due, none sent, all held out; the reminder unaffected."""
+    from learners.nudges.services.experiments import experiment_set_share
+
+    experiment_set_share(kind="next_step", percent=100, now=LONG_AGO)
+    experiment_set_share(kind="self_assessment", percent=0, now=LONG_AGO)
+    quiet = [make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO) for _ in range(3)]
+    make_learner(engineer=False, created_at=NOW - timedelta(days=3), last_activity_at=None)
+    out = StringIO()
+    call_command("send_nudges", "--at", "2026-06-10T09:15:00+00:00", stdout=out)
+    header, *rows = out.getvalue().splitlines()[1:5]
+    assert header.split() == ["kind", "due", "sent", "skipped", "failed", "held_out"]
+    lines = {line.split()[0]: line.split()[1:] for line in rows}
+    assert lines["next_step"] == ["3", "0", "0", "0", "3"]
+    assert lines["self_assessment"] == ["1", "1", "0", "0", "0"]
+    assert Nudge.objects.filter(status="held_out", learner__in=quiet).count() == 3
+    assert len(smtp_server.messages) == 1
 
 
 def test_send_nudges_dry_run_writes_and_sends_nothing(roster, smtp_server):

@@ -26,7 +26,8 @@ def parse_moment(value: str) -> datetime:
 class Command(BaseCommand):
     help = (
         "Run a nudge sweep as of a moment (default now) and print, per kind, how many were "
-        "due, sent, skipped and failed. Without a broker the emails are sent in-process."
+        "due, sent, skipped and failed, and how many were held out (an experiment's hold-out "
+        "group: recorded, never sent). Without a broker the emails are sent in-process."
     )
 
     def add_arguments(self, parser):
@@ -49,10 +50,15 @@ class Command(BaseCommand):
             f"Sweep as of {report.at.isoformat()}{' (dry run)' if dry_run else ''}: "
             f"{report.learners} learners in {report.chunks} chunks, {elapsed:.2f}s."
         )
-        self.stdout.write(f"{'kind':<16} {'due':>7} {'sent':>7} {'skipped':>7} {'failed':>7}")
+        # The promised columns first (due, sent, skipped, failed); held_out after them.
+        self.stdout.write(
+            f"{'kind':<16} {'due':>7} {'sent':>7} {'skipped':>7} {'failed':>7} {'held_out':>8}"
+        )
         for kind in KINDS:
             c = report.kinds[kind]
-            self.stdout.write(f"{kind:<16} {c.due:>7} {c.sent:>7} {c.skipped:>7} {c.failed:>7}")
+            self.stdout.write(
+                f"{kind:<16} {c.due:>7} {c.sent:>7} {c.skipped:>7} {c.failed:>7} {c.held_out:>8}"
+            )
         if not dry_run and not settings.CELERY_TASK_ALWAYS_EAGER:
             self.stdout.write(
                 f"{report.handed} chunks handed to workers (sent counts grow as they work)"
