@@ -302,3 +302,37 @@ def learner_progress_and_platforms(
             platforms[number] = (via, completed_at)
     keys = KeyCompletion.objects.filter(learner=learner).values_list("key__code", flat=True)
     return Progress(frozenset(modules), frozenset(keys)), platforms
+
+
+@dataclass(frozen=True)
+class CohortMembers:
+    """A cohort's page: its members (the first ``shown``), their levels and progress."""
+
+    count: int
+    levels: list[tuple[int, str, int]]  # (level, name, learners), every level
+    modules_done_average: float
+    members: list  # learners with ``list_figures``, by name
+
+
+COHORT_MEMBERS_SHOWN = 200
+
+
+def cohort_members(cohort_id: int, *, shown: int = COHORT_MEMBERS_SHOWN) -> CohortMembers:
+    """A cohort's members with their level distribution and progress, in four queries."""
+    learners = Learner.objects.filter(cohort_id=cohort_id)
+    by_level = dict(learners.order_by().values_list("level").annotate(n=Count("pk")))
+    rules = curriculum_rules()
+    count = sum(by_level.values())
+    modules = ModuleProgress.objects.filter(learner__cohort_id=cohort_id).count()
+    members = list(
+        learners.select_related("user", "track").order_by("user__last_name", "user__email")[:shown]
+    )
+    figures = learner_list_figures([learner.pk for learner in members])
+    for learner in members:
+        learner.list_figures = figures.get(learner.pk)
+    return CohortMembers(
+        count=count,
+        levels=[(level, rules.level_name(level), by_level.get(level, 0)) for level in range(1, 5)],
+        modules_done_average=modules / count if count else 0.0,
+        members=members,
+    )

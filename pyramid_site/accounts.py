@@ -40,6 +40,26 @@ class AccountAdapter(DefaultAccountAdapter):
         # and ends the signup here: the same place as any sign-in.
         return self.get_login_redirect_url(request)
 
+    def send_account_already_exists_mail(self, email: str) -> None:
+        # Only the address's owner reads this email, so it may say what they need: an
+        # account an import created has no password yet, and gets a link to choose one.
+        # The signup page answers the same either way (ACCOUNT_PREVENT_ENUMERATION).
+        from allauth.account.internal import flows
+
+        from learners.models import User
+        from learners.onboarding.services import password_set_url
+
+        user = User.objects.filter(email__iexact=email, is_active=True).first()
+        context = {
+            "email": email,
+            "user": user,
+            "signup_url": flows.signup.get_signup_url(self.request),
+            "password_reset_url": flows.password_reset.get_reset_password_url(self.request),
+        }
+        if user is not None and not user.has_usable_password():
+            context["set_password_url"] = password_set_url(user)
+        self.send_mail("account/email/account_already_exists", email, context)
+
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)
         if not ip:

@@ -6,9 +6,12 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
+from curriculum.selectors import curriculum_rules
+
 from ..models import (
     Cohort,
 )
+from ..selectors import cohort_members
 from .filters import learner_list_url
 
 
@@ -26,3 +29,13 @@ class CohortAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', learner_list_url(cohort__id__exact=obj.pk), obj.learner_count
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The members, their levels and progress, below the cohort's name and start date.
+        extra_context = dict(extra_context or {})
+        cohort = self.get_object(request, object_id)
+        if cohort is not None:
+            extra_context["members"] = cohort_members(cohort.pk)
+            extra_context["members_url"] = learner_list_url(cohort__id__exact=cohort.pk)
+            extra_context["module_count"] = len(curriculum_rules().module_titles) or 9
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -7,6 +7,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.urls import path
@@ -48,7 +49,7 @@ from .inlines import (
     NudgeInline,
     reasons_list,
 )
-from .roster_import import roster_import_view
+from .roster_import import roster_import_status_view, roster_import_view
 
 
 class WindowedCountPaginator(Paginator):
@@ -243,6 +244,27 @@ class LearnerAdmin(admin.ModelAdmin):
 
     # The change form -----------------------------------------------------------------
 
+    def get_fieldsets(self, request, obj=None):
+        # Only the questions of the learner's track (a new learner or one without a track:
+        # every question). Changing the track shows the new track's questions once saved.
+        if obj is None or obj.track_id is None:
+            return self.fieldsets
+        others = set(assessment.FIELDS) - {
+            question.name for question in assessment.questions_of(obj.track.slug)
+        }
+        fieldsets = []
+        for name, options in self.fieldsets:
+            fields = tuple(field for field in options["fields"] if field not in others)
+            if name == "Self-assessment":
+                name = f"Self-assessment ({obj.track.name} track)"
+                options = {
+                    **options,
+                    "description": "The questions of the learner's track; after a change of "
+                    "track, the new track's questions appear once it is saved.",
+                }
+            fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
@@ -343,12 +365,34 @@ class LearnerAdmin(admin.ModelAdmin):
 
     # Roster import -------------------------------------------------------------------
 
+    def export_view(self, request) -> HttpResponse:
+        """The roster CSV of the list as filtered and searched (the list's own query string)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        queryset = changelist.get_queryset(request)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="learners-{stamp}.csv"'
+        roster_export(Learner.objects.filter(pk__in=queryset.values("pk")), response)
+        return response
+
     def get_urls(self):
         return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="learners_learner_export",
+            ),
             path(
                 "import/",
                 self.admin_site.admin_view(partial(roster_import_view, self)),
                 name="learners_learner_import",
+            ),
+            path(
+                "import/<int:roster_import_id>/",
+                self.admin_site.admin_view(partial(roster_import_status_view, self)),
+                name="learners_learner_import_status",
             ),
             *super().get_urls(),
         ]

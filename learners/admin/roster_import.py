@@ -7,16 +7,28 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
+from ..onboarding.models import RosterImport
 from ..roster import roster_import
+from ..roster.jobs import (
+    BACKGROUND_ROWS,
+    roster_import_job_progress,
+    roster_import_job_start,
+)
 
 
 class RosterUploadForm(forms.Form):
     file = forms.FileField(required=False, label="Roster CSV")
     # The previewed file, sent back on confirmation so that exactly it is imported.
     content = forms.CharField(required=False, widget=forms.HiddenInput)
+    invite = forms.BooleanField(
+        required=False,
+        label="Invite the learners to set their password",
+        help_text="One email each, to learners who have never had a password or an invitation "
+        "(never to staff or erased addresses).",
+    )
 
     MAX_BYTES = 5 * 1024 * 1024
     # The confirmation posts the file's text back (with the CSRF token and the button).
@@ -68,13 +80,24 @@ def roster_import_view(model_admin, request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         content = form.roster_text()
         confirm = "confirm" in request.POST
-        report = roster_import(content, dry_run=not confirm, recorded_by=request.user)
+        invite = form.cleaned_data.get("invite", False)
+        # Every line but the header, at most: a large file goes to a worker without
+        # being checked twice in this request (the worker checks it again, all or nothing).
+        if confirm and content.count("\n") > BACKGROUND_ROWS:
+            job_id = roster_import_job_start(
+                content=content, rows=content.count("\n"), invite=invite, created_by=request.user
+            )
+            return redirect("admin:learners_learner_import_status", job_id)
+        report = roster_import(
+            content, dry_run=not confirm, recorded_by=request.user, invite=invite and confirm
+        )
         if confirm and report.ok:
             model_admin.message_user(
                 request,
                 f"Roster imported: {report.rows} rows, {report.created} learners created, "
                 f"{report.updated} updated, {report.unchanged} unchanged; "
-                f"{report.levels_changed} levels changed.",
+                f"{report.levels_changed} levels changed"
+                + (f"; {report.invited} invited." if invite else "."),
                 messages.SUCCESS,
             )
             return redirect("admin:learners_learner_changelist")
@@ -92,3 +115,20 @@ def roster_import_view(model_admin, request: HttpRequest) -> HttpResponse:
         "content": form.initial.get("content", ""),
     }
     return TemplateResponse(request, "admin/learners/learner/import.html", context)
+
+
+def roster_import_status_view(model_admin, request: HttpRequest, roster_import_id: int):
+    """A background import, followed by the instructor until it ends (the page refreshes)."""
+    if not (model_admin.has_add_permission(request) and model_admin.has_change_permission(request)):
+        raise PermissionDenied
+    job = get_object_or_404(RosterImport, pk=roster_import_id)
+    progress = None if job.finished else roster_import_job_progress(job.pk)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Importing a roster" if not job.finished else "Roster import",
+        "job": job,
+        "progress": progress,
+        "percent": (progress or {}).get("percent", 0),
+    }
+    return TemplateResponse(request, "admin/learners/learner/import_status.html", context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -10,6 +11,7 @@ from django.db import transaction
 
 from ..integrations.services.replay import webhook_events_replay_for
 from ..models import User
+from ..onboarding.services import invitations_create
 from ..services import learners_recompute, learners_touch
 from .columns import BATCH_SIZE, RowError, column_order, unguard
 from .parse import CurriculumIndex, ParsedRow, RowParser, users_by_email
@@ -46,6 +48,7 @@ class ImportReport:
     unchanged: int = 0
     cohorts_created: list[str] = field(default_factory=list)
     levels_changed: int = 0  # 0 on a dry run: levels are recomputed only when writing
+    invited: int = 0  # invitations recorded (sent after the commit); 0 on a dry run
 
     @property
     def ok(self) -> bool:
@@ -53,7 +56,12 @@ class ImportReport:
 
 
 def roster_import(
-    source: str | bytes | Path | IO, *, dry_run: bool = False, recorded_by: User | None = None
+    source: str | bytes | Path | IO,
+    *,
+    dry_run: bool = False,
+    recorded_by: User | None = None,
+    invite: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportReport:
     """Import a roster CSV: all rows or none.
 
@@ -63,6 +71,9 @@ def roster_import(
     never read whole).
     Rows naming a staff or superuser account are errors unless ``recorded_by`` (who runs
     the import) is a superuser; the command runs as nobody, so it never changes them.
+    With ``invite``, the file's learners who never had a password are invited to set one
+    (``learners.onboarding``), once each, the emails sent after the commit.
+    ``progress(step, done, total)`` is told how far the import got, for a progress bar.
     Returns the report; it raises only on database failures, never on bad input.
     """
     errors: list[RowError] = []
@@ -107,12 +118,20 @@ def roster_import(
     )
     if not dry_run:
         with transaction.atomic():
+            if progress:
+                progress("writing", 0, len(plans))
             learner_ids = write_plans(plans, new_cohorts, curriculum, recorded_by)
             # A batch at a time: a recompute filtered by ten thousand ids is slow on PostgreSQL.
             for start in range(0, len(learner_ids), BATCH_SIZE):
+                if progress:
+                    progress("recomputing levels", start, len(learner_ids))
                 batch = learner_ids[start : start + BATCH_SIZE]
                 learners_touch(learner_ids=batch)
                 report.levels_changed += learners_recompute(learner_ids=batch).changed
+            if invite:
+                report.invited = invitations_create(
+                    learner_ids=[plan.learner.pk for plan in plans], created_by=recorded_by
+                )
             # Platform events that arrived before these learners are processed now.
             webhook_events_replay_for(
                 emails=[plan.row.email for plan in plans if plan.action == "create"]

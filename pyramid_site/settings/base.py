@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "learners.nudges",
     "learners.privacy",
     "learners.integrations",
+    "learners.onboarding",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -46,6 +46,7 @@ from learners.integrations.services.api_keys import api_key_create
 from learners.models import Cohort, LevelChange, User
 from learners.nudges.content import preferences_token, unsubscribe_token
 from learners.nudges.models import Experiment, Nudge, NudgeBudget, NudgePreference
+from learners.onboarding.models import Invitation, RosterImport, RosterImportStatus
 from tests.factories import CohortFactory, LearnerFactory, UserFactory
 
 ACTORS = ("anon", "student", "other", "instructor", "superuser")
@@ -62,7 +63,7 @@ ANON_ONLY_PAGE = ("200", TO_PROGRESS, TO_PROGRESS, TO_ADMIN, TO_ADMIN)
 NOT_ALLOWED = ("405",) * 5
 STAFF_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN)
 # The admin's app index: one pattern naming every app with a model in the admin.
-APP_INDEX = f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges|integrations)/$"
+APP_INDEX = f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges|integrations|onboarding)/$"
 # The API knows API keys only: a session, anyone's, is no credential there.
 NO_API_KEY = ("401",) * 5
 
@@ -325,6 +326,20 @@ ADMIN_ROWS = [
         post=(*STAFF_ONLY, "200", "200"),
     ),
     Row(
+        f"{ADMIN}learners/learner/import/<int:roster_import_id>/",
+        f"/{ADMIN}learners/learner/import/{{roster_import}}/",
+        # A background import's page; it only reads (a POST reads it too).
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, "200", "200"),
+    ),
+    Row(
+        f"{ADMIN}learners/learner/export/",
+        f"/{ADMIN}learners/learner/export/",
+        # The roster CSV of the filtered list: anyone who may view learners.
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, "200", "200"),
+    ),
+    Row(
         f"{ADMIN}learners/user/<id>/password/",
         f"/{ADMIN}learners/user/{{student_user}}/password/",
         # Only site admins set someone else's password (an instructor could otherwise
@@ -466,6 +481,10 @@ ADMIN_MODELS = [
         "integrations", "platformconnection", "connection", instructor="vac", superuser="vacd"
     ),
     AdminModel("integrations", "webhookevent", "webhook_event", instructor="v", superuser="vd"),
+    # Invitations are recorded by imports, never added or edited by hand (instructors send a
+    # failed one again with an action); roster imports are written by the import page.
+    AdminModel("onboarding", "invitation", "invitation", instructor="v", superuser="vd"),
+    AdminModel("onboarding", "rosterimport", "roster_import", instructor="v", superuser="vd"),
 ]
 
 # The views every ModelAdmin has, with the permission each needs (GET, POST).
@@ -558,6 +577,8 @@ def world(db) -> dict:
     webhook_event = WebhookEvent.objects.create(
         connection=connection, body=b"{}", status=EventStatus.REJECTED, note="no signature"
     )
+    invitation = Invitation.objects.create(learner=other)
+    roster_import = RosterImport.objects.create(rows=1, status=RosterImportStatus.DONE)
     from django.contrib.contenttypes.models import ContentType
 
     return {
@@ -598,6 +619,8 @@ def world(db) -> dict:
             "connection": connection.pk,
             "connection_slug": connection.slug,
             "webhook_event": webhook_event.pk,
+            "invitation": invitation.pk,
+            "roster_import": roster_import.pk,
             "student_address": student.user.email,
             "engineer_key_code": Key.objects.filter(track__slug="engineer")
             .order_by("pk")

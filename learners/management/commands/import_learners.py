@@ -17,13 +17,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and show what would change."
         )
+        parser.add_argument(
+            "--invite",
+            action="store_true",
+            help="Email each learner of the file who never had a password an invitation to "
+            "set one (once per learner; never staff or erased addresses).",
+        )
 
-    def handle(self, *args, file, dry_run, **options):
+    def handle(self, *args, file, dry_run, invite=False, **options):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"{file}: no such file.")
         started = time.perf_counter()
-        report = roster_import(path, dry_run=dry_run)
+        report = roster_import(path, dry_run=dry_run, invite=invite)
         for error in report.errors:
             self.stderr.write(str(error))
         if not report.ok:
@@ -43,5 +49,6 @@ class Command(BaseCommand):
             f"{report.rows} rows: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged{cohorts}"
             + ("" if dry_run else f"; {report.levels_changed} levels changed")
+            + (f"; {report.invited} invited" if invite and not dry_run else "")
             + f" ({time.perf_counter() - started:.2f}s)."
         )

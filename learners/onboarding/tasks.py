@@ -1,0 +1,19 @@
+"""Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from ..roster.jobs import roster_import_job_run
+from .services import invitations_send
+
+
+@shared_task(name="onboarding.send_invitations", acks_late=True)
+def invitations_send_task(invitation_ids: list[int]) -> dict:
+    report = invitations_send(invitation_ids=invitation_ids)
+    return {"sent": report.sent, "failed": report.failed}
+
+
+@shared_task(name="onboarding.import_roster", acks_late=True)
+def roster_import_task(roster_import_id: int) -> str:
+    return roster_import_job_run(roster_import_id=roster_import_id)
