@@ -63,7 +63,9 @@ ANON_ONLY_PAGE = ("200", TO_PROGRESS, TO_PROGRESS, TO_ADMIN, TO_ADMIN)
 NOT_ALLOWED = ("405",) * 5
 STAFF_ONLY = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN)
 # The admin's app index: one pattern naming every app with a model in the admin.
-APP_INDEX = f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges|integrations|onboarding)/$"
+APP_INDEX = (
+    f"{ADMIN}^(?P<app_label>auth|account|mfa|curriculum|learners|nudges|integrations|onboarding)/$"
+)
 # The API knows API keys only: a session, anyone's, is no credential there.
 NO_API_KEY = ("401",) * 5
 
