@@ -11,12 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
 from ..onboarding.models import RosterImport
-from ..roster import roster_import
-from ..roster.jobs import (
-    BACKGROUND_ROWS,
-    roster_import_job_progress,
-    roster_import_job_start,
-)
+from ..roster import jobs, roster_import
 
 
 class RosterUploadForm(forms.Form):
@@ -83,8 +78,8 @@ def roster_import_view(model_admin, request: HttpRequest) -> HttpResponse:
         invite = form.cleaned_data.get("invite", False)
         # Every line but the header, at most: a large file goes to a worker without
         # being checked twice in this request (the worker checks it again, all or nothing).
-        if confirm and content.count("\n") > BACKGROUND_ROWS:
-            job_id = roster_import_job_start(
+        if confirm and content.count("\n") > jobs.BACKGROUND_ROWS:
+            job_id = jobs.roster_import_job_start(
                 content=content, rows=content.count("\n"), invite=invite, created_by=request.user
             )
             return redirect("admin:learners_learner_import_status", job_id)
@@ -122,7 +117,7 @@ def roster_import_status_view(model_admin, request: HttpRequest, roster_import_i
     if not (model_admin.has_add_permission(request) and model_admin.has_change_permission(request)):
         raise PermissionDenied
     job = get_object_or_404(RosterImport, pk=roster_import_id)
-    progress = None if job.finished else roster_import_job_progress(job.pk)
+    progress = None if job.finished else jobs.roster_import_job_progress(job.pk)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
