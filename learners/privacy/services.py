@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Learner, User
@@ -47,14 +48,33 @@ def account_erase(*, user: User, actor: User | None = None) -> None:
             LogEntry.objects.filter(
                 content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
             ).update(object_repr=ERASED, change_message="")
+    scrubbed = webhook_events_scrub(addresses=addresses)
     if learner is not None:
         learner.delete()
     user.delete()
     logger.info(
-        "account erased: user %s learner %s by %s",
+        "account erased: user %s learner %s by %s; %s unmatched webhook events scrubbed",
         user_id,
         learner_id,
         f"staff user {actor.pk}" if actor is not None else "the account holder",
+        scrubbed,
+    )
+
+
+def webhook_events_scrub(*, addresses: set[str]) -> int:
+    """Webhook events that name one of these addresses but no learner (unmatched, failed,
+    duplicates: the events of a learner are deleted with them) keep only what names no one:
+    the address, the body and the headers are emptied, so they can never be replayed onto
+    a person who comes back. Returns how many."""
+    from ..integrations.models import WebhookEvent
+
+    if not addresses:
+        return 0
+    naming = Q()
+    for address in addresses:
+        naming |= Q(email__iexact=address)
+    return WebhookEvent.objects.filter(naming, learner__isnull=True).update(
+        email="", body=b"", headers={}, note=ERASED
     )
 
 
@@ -65,23 +85,68 @@ class Pruned:
 
 
 def nudges_prune(*, now=None, batch_size: int | None = None, max_batches: int | None = None):
-    """Delete nudge ledger rows older than ``settings.NUDGE_RETENTION_DAYS``, oldest first,
-    ``batch_size`` rows per statement and at most ``max_batches`` statements per run (each
-    its own short transaction, so the table is never locked for long)."""
+    """Delete nudge ledger rows older than ``settings.NUDGE_RETENTION_DAYS``."""
     from ..nudges.models import Nudge
 
+    return _prune(
+        Nudge,
+        "created_at",
+        days=settings.NUDGE_RETENTION_DAYS,
+        what="nudge ledger rows",
+        now=now,
+        batch_size=batch_size,
+        max_batches=max_batches,
+    )
+
+
+def webhook_events_prune(
+    *, now=None, batch_size: int | None = None, max_batches: int | None = None
+):
+    """Delete webhook events received more than ``settings.WEBHOOK_RETENTION_DAYS`` ago."""
+    from ..integrations.models import WebhookEvent
+
+    return _prune(
+        WebhookEvent,
+        "received_at",
+        days=settings.WEBHOOK_RETENTION_DAYS,
+        what="webhook events",
+        now=now,
+        batch_size=batch_size,
+        max_batches=max_batches,
+    )
+
+
+def retention_prune(*, now=None) -> dict[str, Pruned]:
+    """The daily retention run: each kind of record within its own bound of batches."""
+    now = now or timezone.now()
+    return {"nudges": nudges_prune(now=now), "webhook_events": webhook_events_prune(now=now)}
+
+
+def _prune(model, field: str, *, days: int, what: str, now, batch_size, max_batches) -> Pruned:
+    """Delete ``model`` rows whose ``field`` is older than ``days``, oldest first,
+    ``batch_size`` rows per statement and at most ``max_batches`` statements per run (each
+    its own short transaction, so the table is never locked for long)."""
     now = now or timezone.now()
     batch_size = batch_size or settings.RETENTION_BATCH_SIZE
     max_batches = max_batches or settings.RETENTION_MAX_BATCHES
-    cutoff = now - timedelta(days=settings.NUDGE_RETENTION_DAYS)
-    old = Nudge.objects.filter(created_at__lt=cutoff).order_by("created_at", "pk")
+    cutoff = now - timedelta(days=days)
+    old = model.objects.filter(**{f"{field}__lt": cutoff}).order_by(field, "pk")
     deleted = 0
+    more = True
     for _ in range(max_batches):
         ids = list(old.values_list("pk", flat=True)[:batch_size])
         if not ids:
-            return Pruned(deleted, more=False)
+            more = False
+            break
         with transaction.atomic():
-            deleted += Nudge.objects.filter(pk__in=ids).delete()[0]
-    more = old.exists()
-    logger.info("retention: %s nudge ledger rows deleted (older than %s)", deleted, cutoff.date())
+            deleted += model.objects.filter(pk__in=ids).delete()[0]
+    else:
+        more = old.exists()
+    logger.info(
+        "retention: %s %s deleted (older than %s)%s",
+        deleted,
+        what,
+        cutoff.date(),
+        "; more left for the next run" if more else "",
+    )
     return Pruned(deleted, more=more)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pyramid_site.logs.RequestIdMiddleware",
     "pyramid_site.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -176,6 +177,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Profit Pyramid <nore
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING (task ids)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -208,10 +210,11 @@ CELERY_BEAT_SCHEDULE = {
 # Retention (learners.privacy): nudge ledger rows older than this are deleted by a daily
 # beat task, in batches (at most batch size x batches rows per run).
 NUDGE_RETENTION_DAYS = env.int("NUDGE_RETENTION_DAYS", default=548)  # 18 months
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=548)  # webhook events
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
-CELERY_BEAT_SCHEDULE["privacy-prune-nudges"] = {
-    "task": "privacy.prune_nudges",
+CELERY_BEAT_SCHEDULE["privacy-prune"] = {
+    "task": "privacy.prune",
     "schedule": crontab(minute=30, hour=3),
     "options": {"expires": 60 * 60},
 }
@@ -293,10 +296,20 @@ PERMISSIONS_POLICY = {
     )
 }
 
+# One JSON object per line with the request id or Celery task id, no email addresses
+# (pyramid_site/logs.py); the worker logs through it too (not Celery's own root logger).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "pyramid_site.logs.ContextFilter"}},
+    "formatters": {"structured": {"()": "pyramid_site.logs.StructuredFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "structured",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
