@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .models import Invitation, InvitationStatus, RosterImport
@@ -26,7 +27,7 @@ class AcceptedFilter(admin.SimpleListFilter):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ("learner_link", "email", "cohort", "status", "sent_at", "accepted_label")
+    list_display = ("learner_link", "email", "status", "sent", "accepted_label")
     list_filter = ("status", AcceptedFilter, "learner__cohort")
     search_fields = (
         "learner__user__email",
@@ -59,9 +60,9 @@ class InvitationAdmin(admin.ModelAdmin):
     def email(self, obj: Invitation) -> str:
         return obj.learner.user.email
 
-    @admin.display(description="cohort", ordering="learner__cohort__name")
-    def cohort(self, obj: Invitation) -> str:
-        return obj.learner.cohort.name if obj.learner.cohort_id else "-"
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, obj: Invitation) -> str:
+        return f"{timezone.localtime(obj.sent_at):%Y-%m-%d %H:%M}" if obj.sent_at else "-"
 
     @admin.display(description="accepted", ordering="accepted")
     def accepted_label(self, obj: Invitation) -> str:
