@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# A month of nudges, hour by hour ({datetime.now(UTC):%Y-%m-%dT%H:%M:%S+00:00})",
         "",
         "`bench/nudge_month.py` (the simulation and checks of"
-        " `tests/learners/nudges/month.py`, run by the suite at 300 learners).",
+        " `tests/learners/nudges/month.py`, run by the suite at 200 learners).",
         "",
         "| | |",
         "|---|---|",
