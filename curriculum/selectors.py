@@ -10,6 +10,9 @@ from .models import Key, Level, Module, Stage, SuccessMetric, Symptom, TrackLeve
 from .rules import BandRule, CurriculumRules, KeyRule, LevelTexts, StageInfo, TrackRules
 
 CURRICULUM_CACHE_KEY = "curriculum-rules:v3"
+# The rules' version digest on its own: pages cached under it read a few bytes per request
+# instead of the whole rules (about 20 KB to unpickle).
+CURRICULUM_VERSION_KEY = "curriculum-version:v3"
 CURRICULUM_CACHE_SECONDS = 300
 
 
@@ -24,12 +27,24 @@ def curriculum_rules(*, fresh: bool = False) -> CurriculumRules:
         if rules is not None:
             return rules
     rules = _load_curriculum_rules()
-    cache.set(CURRICULUM_CACHE_KEY, rules, CURRICULUM_CACHE_SECONDS)
+    cache.set_many(
+        {CURRICULUM_CACHE_KEY: rules, CURRICULUM_VERSION_KEY: rules.version},
+        CURRICULUM_CACHE_SECONDS,
+    )
     return rules
 
 
+def curriculum_version() -> str:
+    """The version of the curriculum ``curriculum_rules`` gives (a digest of its contents),
+    for the keys of pages drawn from it."""
+    version = cache.get(CURRICULUM_VERSION_KEY)
+    if version is None:
+        version = curriculum_rules().version
+    return version
+
+
 def curriculum_rules_forget() -> None:
-    cache.delete(CURRICULUM_CACHE_KEY)
+    cache.delete_many([CURRICULUM_CACHE_KEY, CURRICULUM_VERSION_KEY])
 
 
 def _load_curriculum_rules() -> CurriculumRules:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
-from curriculum.selectors import curriculum_rules
+from curriculum.selectors import curriculum_rules, curriculum_version
 
 from .forms import SelfAssessmentForm
 from .models import Learner
@@ -176,24 +176,25 @@ def progress(request: HttpRequest) -> HttpResponse:
 def _progress_body_html(learner: Learner) -> str:
     """The learner's page body, from the cache or rendered (and cached). Rendered without
     the request: the CSRF token and the flash messages stay outside it."""
-    rules = curriculum_rules()
-
-    def render_body() -> str:
+    key = progress_cache_key(learner, curriculum_version())
+    body = cache.get(key)
+    if body is None:
+        rules = curriculum_rules()
         context = progress_body_context(learner.pk, rules)
         tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
         context["tiers"] = tiers
         context["current"] = next(tier for tier in tiers if tier["current"])
-        return render_to_string("learners/progress_body.html", context)
+        body = render_to_string("learners/progress_body.html", context)
+        cache.set(key, body, PROGRESS_CACHE_SECONDS)
+    return body
 
-    return cache.get_or_set(progress_cache_key(learner, rules), render_body, PROGRESS_CACHE_SECONDS)
 
-
-def progress_cache_key(learner: Learner, rules: CurriculumRules) -> str:
+def progress_cache_key(learner: Learner, curriculum_version: str) -> str:
     """The cache key of the learner's progress page body. The body is the same for every
     request until the learner's data (``Learner.version``, bumped by every write through
-    the services and the roster import) or the curriculum (``rules.version``, a digest)
-    changes, so a stale body is never served."""
-    return f"progress-body:{learner.pk}:{learner.version}:{rules.version}"
+    the services and the roster import) or the curriculum (its version, a digest of the
+    rules) changes, so a stale body is never served."""
+    return f"progress-body:{learner.pk}:{learner.version}:{curriculum_version}"
 
 
 def _done_flag(request: HttpRequest) -> bool | None:
