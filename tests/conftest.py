@@ -5,6 +5,8 @@ from django.core.cache import cache
 from django.db import connections
 from pytest_django.plugin import blocking_manager_key
 
+from pyramid_site.logs import request_id
+
 # Whether a transactional test ran in this process since its data was last restored.
 _flushed_since_restore = False
 
@@ -58,6 +60,15 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_request():
+    """Every test starts outside a request. The request id is cleared when a response is
+    closed; one nobody closes (schemathesis fetches the API schema through the WSGI handler
+    when tests/learners/integrations/test_api_schema.py is imported) leaves it set in the
+    thread, and every later test of that worker would log under it."""
+    request_id.set(None)
 
 
 @pytest.fixture
