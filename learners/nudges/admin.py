@@ -94,6 +94,12 @@ class ExperimentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # its ledger rows refer to it
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # An ended experiment is a record: saving it would set its old share on the kind.
+        if obj is not None and obj.ended_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change) -> None:
         # Through the service: a new share is a new experiment, never an edit of the old.
         new = experiment_set_share(kind=obj.kind, percent=obj.holdout_percent)

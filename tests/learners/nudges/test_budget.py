@@ -80,6 +80,19 @@ def test_changing_the_share_ends_the_experiment_and_starts_a_new_one():
         experiment_set_share(kind=rules.NEXT_STEP, percent=101)
 
 
+def test_an_ended_experiment_is_read_only_in_the_admin(admin_client):
+    ended = experiment_set_share(kind=rules.NEXT_STEP, percent=20, now=LONG_AGO)
+    running = experiment_set_share(kind=rules.NEXT_STEP, percent=30, now=NOW)
+    url = reverse("admin:nudges_experiment_change", args=[ended.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    response = admin_client.post(url, {"holdout_percent": "20"})
+    assert response.status_code == 403
+    running.refresh_from_db()
+    assert running.ended_at is None and running.holdout_percent == 30
+    assert Experiment.objects.filter(kind=rules.NEXT_STEP, ended_at__isnull=True).count() == 1
+
+
 def test_transactional_kinds_have_no_experiment_by_default():
     running = set(Experiment.objects.filter(ended_at__isnull=True).values_list("kind", flat=True))
     assert running == {rules.NEXT_STEP, rules.SELF_ASSESSMENT}
