@@ -88,6 +88,10 @@ class LearnerChangeList(ChangeList):
 # --- Learner admin ----------------------------------------------------------------------
 
 
+# What the learner form writes besides the self-assessment (which has its own write path).
+ADMIN_ONLY_FIELDS = ("cohort", "timezone", "nudges_enabled")
+
+
 class LearnerAdminForm(forms.ModelForm):
     assessment_submitted = forms.BooleanField(
         required=False,
@@ -287,8 +291,15 @@ class LearnerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # The answers go through the one write path (it clears the other track's answers,
-        # stamps the submission and recomputes the level).
-        super().save_model(request, obj, form, change)
+        # stamps the submission, recomputes the level and bumps the page version). The row is
+        # otherwise written field by field: saving the copy read at the start of the request
+        # would put back a level or version that a tick changed in the meantime.
+        if change:
+            fields = [name for name in ADMIN_ONLY_FIELDS if name in form.changed_data]
+            if fields:
+                obj.save(update_fields=fields)
+        else:
+            super().save_model(request, obj, form, change)
         learner_set_assessment(
             learner=obj,
             track=obj.track,

@@ -22,8 +22,9 @@ from django.test import Client
 from django.urls import reverse
 
 from curriculum.models import Key, Level, Module, Track
+from learners.admin.learners import LearnerAdminForm
 from learners.models import Learner
-from learners.services import learner_recompute_level
+from learners.services import learner_recompute_level, module_set_done
 from tests.factories import ENGINEER_ANSWERS, LearnerFactory, UserFactory
 from tests.learners.test_admin import changeform_data
 
@@ -140,6 +141,42 @@ def test_an_admin_edit_of_the_learner_shows_at_once():
     page = _page(client)
     assert "compensation of $170,000" in page
     assert "You are at level 2" in page
+
+
+def test_an_admin_save_never_puts_back_what_a_tick_changed_meanwhile(monkeypatch):
+    """The admin reads the learner, the learner ticks a module while the instructor's save is
+    under way, the save goes on: the tick, its level and the page version survive it."""
+    learner = _placed()
+    client = _client(learner)
+    _page(client)
+    instructor = UserFactory(is_staff=True)
+    instructor.groups.add(Group.objects.get(name="Instructors"))
+    staff = Client()
+    staff.force_login(instructor)
+    url = reverse("admin:learners_learner_change", args=[learner.pk])
+    data = changeform_data(staff.get(url))
+    data["timezone"] = "Asia/Tokyo"
+    module = Module.objects.get(number=4)
+    clean = LearnerAdminForm.clean
+    after_tick = []
+
+    def clean_while_the_learner_ticks(form):
+        # The admin has read the row already; the learner's tick lands now.
+        module_set_done(learner=Learner.objects.get(pk=learner.pk), module=module, done=True)
+        after_tick.append(Learner.objects.get(pk=learner.pk).version)
+        return clean(form)
+
+    monkeypatch.setattr(LearnerAdminForm, "clean", clean_while_the_learner_ticks)
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    saved = Learner.objects.get(pk=learner.pk)
+    assert saved.timezone == "Asia/Tokyo"
+    assert saved.last_activity_at is not None
+    assert _module_done(_page(client), 4)
+    # The page cached after the tick is behind the version the save left (a save of the
+    # copy read before the tick would put an older version back, and serve a stale page).
+    assert saved.version > after_tick[0]
 
 
 def test_a_curriculum_edit_shows_at_once():
