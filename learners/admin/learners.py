@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -25,15 +25,18 @@ from ..models import (
     ModuleProgress,
 )
 from ..nudges.selectors import learners_opted_out_themselves
-from ..nudges.services.ledger import nudge_send_now
 from ..privacy.admin import erase_accounts, export_personal_data
-from ..roster import roster_export
 from ..selectors import (
     learner_list_figures,
     learner_placement,
 )
 from ..services import key_set_done, learner_set_assessment, module_set_done
-from ..tasks import recompute_learners_task
+from .actions import (
+    export_roster_csv,
+    recompute_levels,
+    roster_csv_response,
+    send_next_step_nudge,
+)
 from .filters import (
     CompletedModuleFilter,
     InactivityFilter,
@@ -158,7 +161,7 @@ class LearnerAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = WindowedCountPaginator
     inlines = [ModuleProgressInline, KeyCompletionInline, LevelChangeInline, NudgeInline]
-    actions = ["recompute_levels", "export_roster_csv"]
+    actions = [recompute_levels, export_roster_csv]
     readonly_fields = (
         "placement",
         "level",
@@ -334,45 +337,12 @@ class LearnerAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         if self.has_change_permission(request):
-            actions["send_next_step_nudge"] = self.get_action("send_next_step_nudge")
+            actions["send_next_step_nudge"] = self.get_action(send_next_step_nudge)
         if self.has_view_permission(request):
             actions["export_personal_data"] = self.get_action(export_personal_data)
         if request.user.is_superuser:
             actions["erase_accounts"] = self.get_action(erase_accounts)
         return actions
-
-    @admin.action(
-        description="Recompute the level of the selected learners", permissions=["change"]
-    )
-    def recompute_levels(self, request, queryset) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        recompute_learners_task.delay_on_commit(learner_ids=ids)
-        self.message_user(
-            request,
-            f"Recomputing the levels of {len(ids)} learner{'s' if len(ids) != 1 else ''} "
-            "in the background.",
-            messages.SUCCESS,
-        )
-
-    @admin.action(description="Export the selected learners as roster CSV", permissions=["view"])
-    def export_roster_csv(self, request, queryset) -> HttpResponse:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response["Content-Disposition"] = f'attachment; filename="learners-{stamp}.csv"'
-        roster_export(Learner.objects.filter(pk__in=queryset.values("pk")), response)
-        return response
-
-    @admin.action(description="Send a next-step nudge now", permissions=["change"])
-    def send_next_step_nudge(self, request, queryset) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        sent = nudge_send_now(learner_ids=ids)
-        skipped = len(ids) - sent
-        self.message_user(
-            request,
-            f"Next-step nudge queued for {sent} learner{'s' if sent != 1 else ''}"
-            + (f"; {skipped} skipped (opted out, unverified or no track)." if skipped else "."),
-            messages.SUCCESS if sent else messages.WARNING,
-        )
 
     # Roster import -------------------------------------------------------------------
 
@@ -382,11 +352,7 @@ class LearnerAdmin(admin.ModelAdmin):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         queryset = changelist.get_queryset(request)
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M")
-        response["Content-Disposition"] = f'attachment; filename="learners-{stamp}.csv"'
-        roster_export(Learner.objects.filter(pk__in=queryset.values("pk")), response)
-        return response
+        return roster_csv_response(queryset)
 
     def get_urls(self):
         return [
