@@ -13,6 +13,7 @@ from learners.forms import SelfAssessmentForm, undisclosed
 from learners.models import Learner
 from learners.placement import Profile
 from learners.roster import COLUMNS
+from tests.factories import engineer_answers
 
 
 def test_every_question_is_a_learner_field_a_profile_attribute_a_roster_column_and_a_form_field(
@@ -100,30 +101,18 @@ def test_yes_no_and_choices():
         parse_answer(seen_as, "wizard")
 
 
-def _engineer_answers(**changes) -> dict:
-    answers = {
-        "annual_compensation": 160_000,
-        "can_explain_concepts": True,
-        "can_implement_from_scratch": False,
-        "deployed_at_scale": False,
-        "seen_as": "integrator",
-        "leads_initiatives": False,
-    }
-    return answers | changes
-
-
 def test_the_one_validator():
-    assert assessment.assessment_errors("engineer", _engineer_answers()) == {}
+    assert assessment.assessment_errors("engineer", engineer_answers()) == {}
     # Optional amounts may be blank; every other question of the track needs an answer.
     assert (
-        assessment.assessment_errors("engineer", _engineer_answers(annual_compensation=None)) == {}
+        assessment.assessment_errors("engineer", engineer_answers(annual_compensation=None)) == {}
     )
-    assert assessment.assessment_errors("engineer", _engineer_answers(seen_as="")) == {
+    assert assessment.assessment_errors("engineer", engineer_answers(seen_as="")) == {
         "seen_as": "Please answer this question."
     }
     # Nothing of the other track.
     errors = assessment.assessment_errors(
-        "engineer", _engineer_answers(monthly_recurring_revenue=5), track_name="AI engineer"
+        "engineer", engineer_answers(monthly_recurring_revenue=5), track_name="AI engineer"
     )
     assert errors == {
         "monthly_recurring_revenue": "This question is not part of the AI engineer track."
@@ -134,7 +123,7 @@ def test_the_one_validator():
     assert founder["monthly_recurring_revenue"].startswith("Enter your MRR")
     assert "monthly_api_cost" not in founder
     assert assessment.assessment_errors(
-        "engineer", _engineer_answers(annual_compensation=10**12)
+        "engineer", engineer_answers(annual_compensation=10**12)
     ) == {"annual_compensation": "Enter a whole number of US dollars from 0 to 1,000,000,000."}
 
 
