@@ -42,15 +42,19 @@ class Recomputed:
         return self.change is not None and self.change.went_up
 
 
+def learner_lock(learner_id: int) -> Learner:
+    """The learner's row, locked until the caller's transaction ends (one writer at a time
+    per learner, so their level history stays in order)."""
+    return (
+        Learner.objects.select_for_update(of=("self",)).select_related("track").get(pk=learner_id)
+    )
+
+
 def learner_recompute_level(
     *, learner: Learner, curriculum: CurriculumRules | None = None
 ) -> Recomputed:
     with transaction.atomic():
-        locked = (
-            Learner.objects.select_for_update(of=("self",))
-            .select_related("track")
-            .get(pk=learner.pk)
-        )
+        locked = learner_lock(learner.pk)
         result = recompute_locked(locked, curriculum=curriculum)
     learner.level = locked.level
     learner.level_changed_at = locked.level_changed_at

@@ -19,7 +19,7 @@ from ..models import (
     ModuleProgress,
     User,
 )
-from .levels import Recomputed, recompute_locked
+from .levels import Recomputed, learner_lock, recompute_locked
 
 
 def _set_progress(
@@ -34,11 +34,7 @@ def _set_progress(
     completed_at: datetime | None = None,
 ) -> Recomputed:
     with transaction.atomic():
-        locked = (
-            Learner.objects.select_for_update(of=("self",))
-            .select_related("track")
-            .get(pk=learner.pk)
-        )
+        locked = learner_lock(learner.pk)
         # Read the clock once the row is ours, so one learner's history is in time order.
         now = timezone.now()
         existing = model.objects.filter(learner=locked, **lookup).first()
