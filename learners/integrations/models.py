@@ -1,6 +1,9 @@
-"""API keys, platform connections with their module mappings, and webhook events."""
+"""API keys, platform connections with their module mappings, webhook events and the
+small record of refused deliveries."""
 
 from __future__ import annotations
+
+import secrets as random_secrets
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -60,31 +63,53 @@ class PlatformKind(models.TextChoices):
     TEACHABLE = "teachable", "Teachable"
 
 
+def new_url_token() -> str:
+    """The secret part of a connection's webhook URL: 256 random bits."""
+    return random_secrets.token_urlsafe(32)
+
+
 class PlatformConnection(models.Model):
-    """A course platform sending webhooks to ``/webhooks/<slug>/``."""
+    """A course platform sending webhooks to ``/webhooks/{slug}/{url_token}/``.
+
+    Teachable signs nothing: the unguessable token in the URL is what authenticates it.
+    Standard Webhooks and Thinkific deliveries are authenticated by their signature (the
+    token URL and the plain ``/webhooks/{slug}/`` both work for them). ``secrets`` and the
+    token are set and rotated only by holders of ``set_platform_secrets``.
+    """
 
     name = models.CharField(
-        max_length=60, help_text="Shown to students: “Completed on <name>”, e.g. Thinkific."
+        max_length=60, help_text="Shown to students: “Completed on Thinkific”, for example."
     )
     slug = models.SlugField(
         max_length=60,
         unique=True,
-        help_text="The receiver's address: /webhooks/<slug>/.",
+        help_text="Lower-case letters, digits and dashes; part of the webhook URL.",
         validators=[RegexValidator(r"^[a-z0-9-]+$", "Lower-case letters, digits and dashes.")],
     )
     kind = models.CharField(max_length=16, choices=PlatformKind.choices)
     secrets = models.TextField(
+        blank=True,
         help_text=(
-            "Signing secrets, one per line. During a rotation list the new and the old one; "
-            "a delivery signed with any of them is accepted. Standard Webhooks: whsec_…; "
-            "Thinkific: the app's client secret; Teachable: the webhook's signing secret."
-        )
+            "Signing secrets, one per line (write-only). Standard Webhooks: whsec_…; "
+            "Thinkific: the app's client secret, or the site's API key for webhooks made "
+            "through the API; Teachable: none (its URL token authenticates it)."
+        ),
     )
+    url_token = models.CharField(max_length=64, unique=True, default=new_url_token, editable=False)
+    # The token before the last rotation, still accepted until ``previous_url_token_until``.
+    previous_url_token = models.CharField(max_length=64, blank=True, editable=False)
+    previous_url_token_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            (
+                "set_platform_secrets",
+                "Can set and rotate platform signing secrets and webhook URL tokens",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
@@ -134,6 +159,7 @@ class EventStatus(models.TextChoices):
     UNMATCHED = "unmatched", "Unmatched (no learner with that email yet)"
     UNMAPPED = "unmapped", "Unmapped (course or lesson not mapped to a module)"
     IGNORED = "ignored", "Ignored (nothing to record)"
+    # Kept for deliveries refused before refusals stopped being stored as events.
     REJECTED = "rejected", "Rejected (signature or timestamp)"
     FAILED = "failed", "Failed"
 
@@ -187,3 +213,26 @@ class WebhookEvent(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class DeliveryRefusal(models.Model):
+    """A delivery refused before it was read as an event (no body is ever kept): why, when,
+    how big and from where. At most ``REFUSALS_KEPT`` per connection are kept."""
+
+    connection = models.ForeignKey(
+        PlatformConnection, on_delete=models.CASCADE, related_name="refusals"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.PositiveSmallIntegerField(help_text="The HTTP status answered.")
+    reason = models.CharField(max_length=200)
+    size = models.PositiveIntegerField(help_text="The body's declared size in bytes.")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["connection", "-received_at"], name="refusal_connection_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.slug}: {self.status} {self.reason}"

@@ -1,23 +1,30 @@
-"""What each platform's webhooks look like: how they are signed and what they say.
+"""What each platform's webhooks look like: how they are authenticated and what they say.
 
-Plain Python on the raw body and headers: ``verify`` checks the signature (in constant
-time, against each of the connection's secrets) and the age of the delivery; ``read``
-turns a verified body into a ``Delivery``: who completed what, when.
+Plain Python on the raw body and headers: ``verify`` authenticates a delivery (a signature
+checked in constant time against each of the connection's secrets, or the URL token the
+caller already checked); ``read`` turns an authenticated body into ``Delivery`` items:
+who completed what, when. Each platform as its own public documentation describes it (the
+fixtures in ``tests/learners/integrations/platform_payloads/`` name their sources):
 
-* **Standard Webhooks** (``standardwebhooks``): headers ``webhook-id``,
-  ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of
-  "id.timestamp.body">``); the library refuses timestamps more than 5 minutes away. Our
-  generic body: ``{"type": "lesson.completed" | "course.completed", "timestamp": ISO,
+* **Standard Webhooks** (standardwebhooks.com spec; the ``standardwebhooks`` library):
+  headers ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64
+  HMAC-SHA256 of "id.timestamp.body">``); timestamps more than 5 minutes away are refused.
+  Our generic body: ``{"type": "lesson.completed" | "course.completed", "timestamp": ISO,
   "data": {"email", "course_id", "lesson_id"?, "completed_at"?}}``.
-* **Thinkific**: header ``X-Thinkific-Hmac-Sha256``, the hex HMAC-SHA256 of the raw body
-  keyed with the app's client secret. The envelope ``{"id", "resource", "action",
-  "tenant_id", "created_at", "payload"}``; topics ``lesson.completed`` (payload ``lesson``,
-  ``course``, ``user``), ``enrollment.progress`` (``percentage_completed``) and
-  ``enrollment.completed``. No timestamp header: the signed ``created_at`` is the time.
-* **Teachable**: header ``Teachable-Signature``, the hex HMAC-SHA256 of the raw body keyed
-  with the webhook's signing secret. The body ``{"id", "type", "created", "object"}``;
-  ``LectureProgress.created`` (``object.lecture_id``, ``course_id``, ``user.email``) and
-  ``Enrollment.completed``. The signed ``created`` is the time.
+* **Thinkific** (support.thinkific.dev "Using Webhooks"; developers.thinkific.com):
+  header ``X-Thinkific-Hmac-Sha256``, the hex HMAC-SHA256 of the raw body keyed with the
+  app's client secret (or the site's API key for webhooks made through the API). No
+  timestamp in the scheme and retries can come much later, so there is no age window: the
+  event ``id`` makes a retry idempotent. Envelope ``{"id", "resource", "action",
+  "tenant_id", "created_at", "payload"}``; ``lesson.completed`` and
+  ``enrollment.completed`` complete, ``enrollment.progress`` completes at
+  ``percentage_completed`` 100 (a percentage, 0-100, often a string such as ``"24.0"``).
+* **Teachable** (docs.teachable.com "Add and manage webhooks"): deliveries are not
+  signed; the unguessable token in the connection's URL authenticates them. A body is one
+  event object or a JSON array of them. ``{"id": <the object's id>, "type", "created",
+  "hook_event_id": <the event's id>, "object": {...}}``; ``LectureProgress.created`` (a
+  lecture completed: ``object.lecture_id``, ``object.course_id``, ``object.user.email``)
+  and ``Enrollment.completed`` (``object.course_id`` or ``object.course.id``).
 """
 
 from __future__ import annotations
@@ -31,12 +38,19 @@ from datetime import UTC, datetime, timedelta
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 TOLERANCE = timedelta(minutes=5)
+# Deliveries larger than this are refused (413) before their body is read.
+MAX_BODY_BYTES = 256 * 1024
+# Addresses are kept whole (RFC 5321's limit on a path is 254 characters of address).
+EMAIL_LENGTH = 254
+ID_LENGTH = 64
+EVENT_ID_LENGTH = 255
 
 STANDARD = "standard"
 THINKIFIC = "thinkific"
 TEACHABLE = "teachable"
 
 THINKIFIC_SIGNATURE = "x-thinkific-hmac-sha256"
+# Teachable documents no signature; one is checked only when present and a secret is set.
 TEACHABLE_SIGNATURE = "teachable-signature"
 STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The headers kept with each stored event (lower-case).
@@ -54,11 +68,11 @@ COURSE = "course"
 
 
 class Rejected(Exception):
-    """The delivery is not from the platform (signature) or too old or new (replay)."""
+    """The delivery is not authenticated (signature, token) or too old or new (replay)."""
 
 
 class Unreadable(Exception):
-    """The delivery is signed but not a body we understand."""
+    """The delivery is authenticated but not a body we understand."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,8 @@ class Delivery:
     course_id: str = ""
     lesson_id: str = ""
     completes: str = ""  # LESSON, COURSE, or "" (nothing to record)
+    # The event's own JSON when a body held several (a Teachable array); else the body.
+    raw: bytes = b""
 
 
 def kept_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -77,25 +93,55 @@ def kept_headers(headers: dict[str, str]) -> dict[str, str]:
     return {name: lower[name][:500] for name in KEPT_HEADERS if name in lower}
 
 
-def verify(kind: str, secrets: list[str], body: bytes, headers: dict[str, str], now: datetime):
-    """Raise ``Rejected`` unless one of ``secrets`` signed ``body`` and it is recent."""
+def occurred(delivery_time: datetime | None, received_at: datetime) -> datetime:
+    """When a completion happened: what the platform says, but never after it reached us
+    (a clock ahead, or a forged date a year away, is taken as the receipt time)."""
+    if delivery_time is None or delivery_time > received_at:
+        return received_at
+    return delivery_time
+
+
+def verify(
+    kind: str,
+    secrets: list[str],
+    body: bytes,
+    headers: dict[str, str],
+    now: datetime,
+    *,
+    token_ok: bool = False,
+) -> None:
+    """Raise ``Rejected`` unless the delivery is authenticated the way ``kind`` sends.
+
+    ``token_ok``: the request came to the connection's URL with its current (or
+    still-valid previous) token; that alone authenticates Teachable, which signs nothing.
+    """
     headers = {name.lower(): value for name, value in headers.items()}
     if kind == STANDARD:
         _verify_standard(secrets, body, headers, now)
-        return
-    header = THINKIFIC_SIGNATURE if kind == THINKIFIC else TEACHABLE_SIGNATURE
+    elif kind == THINKIFIC:
+        _verify_hex_hmac(THINKIFIC_SIGNATURE, secrets, body, headers)
+    elif kind == TEACHABLE:
+        if not token_ok:
+            raise Rejected("Teachable deliveries must come to the connection's URL with its token")
+        if secrets and headers.get(TEACHABLE_SIGNATURE):
+            _verify_hex_hmac(TEACHABLE_SIGNATURE, secrets, body, headers)
+    else:
+        raise Rejected(f"unknown platform kind {kind!r}")
+
+
+def _verify_hex_hmac(header: str, secrets: list[str], body: bytes, headers: dict[str, str]):
     signature = headers.get(header, "").strip().lower()
     if not signature:
         raise Rejected(f"no {header} header")
+    if not secrets:
+        raise Rejected("no signing secret is set for this connection")
     if not any(
-        hmac.compare_digest(signature, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest())
+        hmac.compare_digest(
+            signature.encode(), hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        )
         for secret in secrets
     ):
         raise Rejected("the signature does not match")
-    sent = _body_time(body, "created_at" if kind == THINKIFIC else "created")
-    if sent is None:
-        raise Rejected("the body has no timestamp")
-    _check_age(sent, now)
 
 
 def _verify_standard(secrets: list[str], body: bytes, headers: dict[str, str], now: datetime):
@@ -105,7 +151,10 @@ def _verify_standard(secrets: list[str], body: bytes, headers: dict[str, str], n
         sent = datetime.fromtimestamp(int(headers["webhook-timestamp"]), tz=UTC)
     except (ValueError, OverflowError, OSError) as error:
         raise Rejected("webhook-timestamp is not a Unix time") from error
-    _check_age(sent, now)
+    if sent < now - TOLERANCE:
+        raise Rejected(f"the timestamp {sent.isoformat()} is older than 5 minutes")
+    if sent > now + TOLERANCE:
+        raise Rejected(f"the timestamp {sent.isoformat()} is in the future")
     for secret in secrets:
         try:
             # The library checks against the wall clock too, with the same tolerance.
@@ -114,20 +163,6 @@ def _verify_standard(secrets: list[str], body: bytes, headers: dict[str, str], n
             continue
         return
     raise Rejected("the signature does not match")
-
-
-def _check_age(sent: datetime, now: datetime) -> None:
-    if sent < now - TOLERANCE:
-        raise Rejected(f"the timestamp {sent.isoformat()} is older than 5 minutes")
-    if sent > now + TOLERANCE:
-        raise Rejected(f"the timestamp {sent.isoformat()} is in the future")
-
-
-def _body_time(body: bytes, field: str) -> datetime | None:
-    try:
-        return _time(json.loads(body).get(field))
-    except (ValueError, AttributeError):
-        return None
 
 
 def _time(value) -> datetime | None:
@@ -140,48 +175,66 @@ def _time(value) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _text(value) -> str:
-    return "" if value is None or isinstance(value, dict | list) else str(value)[:64]
+def _text(value, limit: int = ID_LENGTH) -> str:
+    return "" if value is None or isinstance(value, dict | list) else str(value)[:limit]
 
 
-def read(kind: str, body: bytes, headers: dict[str, str]) -> Delivery:
-    """What a verified delivery says. Raises ``Unreadable`` for a body that is not JSON or
-    lacks its event id."""
-    try:
-        data = json.loads(body)
-    except ValueError as error:
-        raise Unreadable("the body is not JSON") from error
-    if not isinstance(data, dict):
-        raise Unreadable("the body is not a JSON object")
-    headers = {name.lower(): value for name, value in headers.items()}
-    if kind == STANDARD:
-        return _read_standard(data, headers)
-    if kind == THINKIFIC:
-        return _read_thinkific(data)
-    return _read_teachable(data)
+def _email(value) -> str:
+    """An address as sent, whole; one longer than any valid address is no address."""
+    text = "" if not isinstance(value, str) else value.strip().lower()
+    return text if len(text) <= EMAIL_LENGTH else ""
 
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _read_standard(data: dict, headers: dict[str, str]) -> Delivery:
+def parse_json(body: bytes):
+    """The body as JSON; ``Unreadable`` for anything else (including nesting too deep for
+    the parser, which Python reports as a RecursionError)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise Unreadable("the body is not JSON") from error
+
+
+def read(kind: str, body: bytes, headers: dict[str, str]) -> list[Delivery]:
+    """What an authenticated delivery says, one ``Delivery`` per event it holds. Raises
+    ``Unreadable`` for a body that is not JSON, not the platform's shape, or lacks its
+    event id."""
+    data = parse_json(body)
+    headers = {name.lower(): value for name, value in headers.items()}
+    if kind == TEACHABLE and isinstance(data, list):
+        if not data:
+            raise Unreadable("the body is an empty list")
+        return [_read_teachable(item, json.dumps(item).encode()) for item in data]
+    if not isinstance(data, dict):
+        raise Unreadable("the body is not a JSON object")
+    if kind == STANDARD:
+        return [_read_standard(data, headers, body)]
+    if kind == THINKIFIC:
+        return [_read_thinkific(data, body)]
+    return [_read_teachable(data, body)]
+
+
+def _read_standard(data: dict, headers: dict[str, str], raw: bytes) -> Delivery:
     topic = _text(data.get("type"))
     detail = _dict(data.get("data"))
     completes = {"lesson.completed": LESSON, "course.completed": COURSE}.get(topic, "")
     return Delivery(
-        event_id=headers["webhook-id"][:255],
+        event_id=headers["webhook-id"][:EVENT_ID_LENGTH],
         topic=topic,
         occurred_at=_time(detail.get("completed_at")) or _time(data.get("timestamp")),
-        email=_text(detail.get("email")).strip().lower(),
+        email=_email(detail.get("email")),
         course_id=_text(detail.get("course_id")),
         lesson_id=_text(detail.get("lesson_id")) if completes == LESSON else "",
         completes=completes,
+        raw=raw,
     )
 
 
-def _read_thinkific(data: dict) -> Delivery:
-    event_id = _text(data.get("id"))
+def _read_thinkific(data: dict, raw: bytes) -> Delivery:
+    event_id = _text(data.get("id"), EVENT_ID_LENGTH)
     if not event_id:
         raise Unreadable("the body has no id")
     topic = f"{_text(data.get('resource'))}.{_text(data.get('action'))}"
@@ -195,37 +248,49 @@ def _read_thinkific(data: dict) -> Delivery:
         completes, lesson_id = LESSON, _text(lesson.get("id") or payload.get("lesson_id"))
     elif topic == "enrollment.completed":
         completes = COURSE
-    elif topic == "enrollment.progress" and _fraction(payload.get("percentage_completed")) >= 1:
+    elif topic == "enrollment.progress" and thinkific_percentage(
+        payload.get("percentage_completed")
+    ) >= 100:
         completes = COURSE
     return Delivery(
         event_id=event_id,
         topic=topic,
         occurred_at=_time(payload.get("completed_at")) or _time(data.get("created_at")),
-        email=_text(user.get("email")).strip().lower(),
+        email=_email(user.get("email") or payload.get("email")),
         course_id=course_id,
         lesson_id=lesson_id,
         completes=completes,
+        raw=raw,
     )
 
 
-def _fraction(value) -> float:
-    """Thinkific's progress: a fraction (``"0.5"``, ``1.0``) or a percentage (``100``)."""
+def thinkific_percentage(value) -> float:
+    """Thinkific's ``percentage_completed``: a percentage from 0 to 100 (``"24.0"``,
+    ``100.0``); anything unreadable is 0."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return 0.0
-    return number / 100 if number > 1 else number
+    return number if 0 <= number <= 100 else 0.0
 
 
-def _read_teachable(data: dict) -> Delivery:
-    event_id = _text(data.get("id"))
-    if not event_id:
-        raise Unreadable("the body has no id")
+def _read_teachable(data, raw: bytes) -> Delivery:
+    if not isinstance(data, dict):
+        raise Unreadable("an element of the body is not a JSON object")
     topic = _text(data.get("type"))
     item = _dict(data.get("object"))
     user = _dict(item.get("user"))
     course = _dict(item.get("course"))
     lecture = _dict(item.get("lecture"))
+    created = _text(data.get("created"))
+    # ``id`` is the object's (the enrollment's, the lecture progress's); the event's own id
+    # is ``hook_event_id``. Without it: the type, the object and the time together.
+    event_id = _text(data.get("hook_event_id"), EVENT_ID_LENGTH)
+    if not event_id:
+        object_id = _text(data.get("id") or item.get("id"))
+        if not (topic and object_id):
+            raise Unreadable("the event has neither hook_event_id nor a type and an id")
+        event_id = f"{topic}:{object_id}:{created}"[:EVENT_ID_LENGTH]
     completes, lesson_id = "", ""
     if topic == "LectureProgress.created":
         completes, lesson_id = LESSON, _text(item.get("lecture_id") or lecture.get("id"))
@@ -234,10 +299,12 @@ def _read_teachable(data: dict) -> Delivery:
     return Delivery(
         event_id=event_id,
         topic=topic,
-        occurred_at=(_time(item.get("completed_at")) or _time(item.get("created_at")))
+        occurred_at=_time(item.get("completed_at"))
+        or _time(item.get("created_at"))
         or _time(data.get("created")),
-        email=_text(user.get("email")).strip().lower(),
+        email=_email(user.get("email") or item.get("email")),
         course_id=_text(item.get("course_id") or course.get("id")),
         lesson_id=lesson_id,
         completes=completes,
+        raw=raw,
     )

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("<slug:connection>/", views.webhook, name="webhook"),
+    path("<slug:connection>/<str:token>/", views.webhook, name="webhook-token"),
 ]

@@ -10,6 +10,7 @@ hashes, TOTP secrets, confirmation keys) are never exported.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,7 +23,17 @@ from ..models import Learner, User
 ACTOR_FIELDS = frozenset({"recorded_by", "created_by", "changed_by", "actor"})
 # Never in an export: credentials and one-time secrets, by field name or model.field.
 SECRET_FIELDS = frozenset(
-    {"password", "secret", "token", "token_hash", "key_hash", "mfa.authenticator.data"}
+    {
+        "password",
+        "secret",
+        "secrets",
+        "token",
+        "token_hash",
+        "key_hash",
+        "url_token",
+        "previous_url_token",
+        "mfa.authenticator.data",
+    }
 )
 # Models holding a person's data that are handled by name rather than by the walk.
 NOT_WALKED = {
@@ -67,8 +78,18 @@ def _row(obj: models.Model) -> dict:
     for field in obj._meta.concrete_fields:
         if field.name in SECRET_FIELDS or f"{obj._meta.label_lower}.{field.name}" in SECRET_FIELDS:
             continue
-        row[field.attname] = field.value_from_object(obj)
+        value = field.value_from_object(obj)
+        row[field.attname] = _readable(value) if isinstance(value, bytes | memoryview) else value
     return row
+
+
+def _readable(raw: bytes | memoryview):
+    """Bytes as a person can read them: parsed JSON (a webhook event's body), else text."""
+    text = bytes(raw).decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def person_rows(*, user: User) -> Iterator[tuple[Holding, list[dict]]]:

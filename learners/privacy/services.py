@@ -62,19 +62,34 @@ def account_erase(*, user: User, actor: User | None = None) -> None:
 
 
 def webhook_events_scrub(*, addresses: set[str]) -> int:
-    """Webhook events that name one of these addresses but no learner (unmatched, failed,
-    duplicates: the events of a learner are deleted with them) keep only what names no one:
-    the address, the body and the headers are emptied, so they can never be replayed onto
-    a person who comes back. Returns how many."""
+    """Every webhook event that names one of these addresses (unmatched, unmapped, failed,
+    duplicates, refused before refusals stopped keeping bodies, an unreadable body that
+    merely contains the address; the events of a learner are deleted with them) keeps
+    only what names no one: the address, the body, the headers and the note are emptied,
+    so it can never be replayed onto a person who comes back. Returns how many."""
     from ..integrations.models import WebhookEvent
 
+    addresses = {address.strip().lower() for address in addresses if address}
     if not addresses:
         return 0
     naming = Q()
     for address in addresses:
         naming |= Q(email__iexact=address)
-    return WebhookEvent.objects.filter(naming, learner__isnull=True).update(
-        email="", body=b"", headers={}, note=ERASED
+    scrubbed = set(WebhookEvent.objects.filter(naming).values_list("pk", flat=True))
+    # Events whose address was never read from the body (refused or unreadable): look in
+    # the body itself. Only these few kinds of event lack an address.
+    unread = (
+        WebhookEvent.objects.filter(email="")
+        .exclude(body=b"")
+        .exclude(pk__in=scrubbed)
+        .values_list("pk", "body")
+    )
+    for pk, body in unread.iterator(chunk_size=500):
+        text = bytes(body).decode("utf-8", errors="replace").lower()
+        if any(address in text for address in addresses):
+            scrubbed.add(pk)
+    return WebhookEvent.objects.filter(pk__in=scrubbed).update(
+        email="", body=b"", headers={}, note=ERASED, learner=None
     )
 
 

@@ -211,6 +211,11 @@ CELERY_BEAT_SCHEDULE = {
 # beat task, in batches (at most batch size x batches rows per run).
 NUDGE_RETENTION_DAYS = env.int("NUDGE_RETENTION_DAYS", default=548)  # 18 months
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=548)  # webhook events
+# Refused webhook deliveries (bad token or signature, unknown connection, too large) per
+# minute before the sender is answered 429 without being read: per client IP, and per
+# connection (past which refusals are no longer even recorded).
+WEBHOOK_REFUSALS_PER_CLIENT = env.int("WEBHOOK_REFUSALS_PER_CLIENT", default=20)
+WEBHOOK_REFUSALS_PER_CONNECTION = env.int("WEBHOOK_REFUSALS_PER_CONNECTION", default=60)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
 CELERY_BEAT_SCHEDULE["privacy-prune"] = {

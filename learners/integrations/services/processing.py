@@ -72,10 +72,10 @@ def webhook_event_process(*, event_id: int, replay: bool = False) -> str:
 def _apply(event: WebhookEvent) -> tuple[str, str]:
     connection = event.connection
     # Read again from the raw body, so that a replay sees today's reading and mappings.
-    delivery = platforms.read(connection.kind, bytes(event.body), event.headers)
+    (delivery,) = platforms.read(connection.kind, bytes(event.body), event.headers)
     event.topic, event.email = delivery.topic, delivery.email
     event.course_id, event.lesson_id = delivery.course_id, delivery.lesson_id
-    event.occurred_at = delivery.occurred_at
+    event.occurred_at = platforms.occurred(delivery.occurred_at, event.received_at)
     if not delivery.completes:
         return EventStatus.IGNORED, f"{delivery.topic or 'this event'} records no completion"
     mapping = (
@@ -105,6 +105,6 @@ def _apply(event: WebhookEvent) -> tuple[str, str]:
         done=True,
         source=CompletionSource.PLATFORM,
         via=connection.name,
-        completed_at=delivery.occurred_at,
+        completed_at=event.occurred_at,
     )
     return EventStatus.PROCESSED, f"module {mapping.module.number} completed"
