@@ -248,9 +248,10 @@ def _read_thinkific(data: dict, raw: bytes) -> Delivery:
         completes, lesson_id = LESSON, _text(lesson.get("id") or payload.get("lesson_id"))
     elif topic == "enrollment.completed":
         completes = COURSE
-    elif topic == "enrollment.progress" and thinkific_percentage(
-        payload.get("percentage_completed")
-    ) >= 100:
+    elif (
+        topic == "enrollment.progress"
+        and thinkific_percentage(payload.get("percentage_completed")) >= 100
+    ):
         completes = COURSE
     return Delivery(
         event_id=event_id,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Learner
@@ -48,3 +50,22 @@ def learners_filtered(
 
 def connection_by_slug(slug: str) -> PlatformConnection | None:
     return PlatformConnection.objects.filter(slug=slug, is_active=True).first()
+
+
+def connection_webhook_url(connection: PlatformConnection) -> str:
+    """The full address a platform sends to, its token included."""
+    path = reverse("webhook-token", args=[connection.slug, connection.url_token])
+    return f"{settings.SITE_URL}{path}"
+
+
+def last_delivery_text(connection: PlatformConnection) -> str:
+    """The latest delivery, stored or refused, in words."""
+    event = connection.events.order_by("-received_at", "-pk").first()
+    refusal = connection.refusals.order_by("-received_at", "-pk").first()
+    if event is None and refusal is None:
+        return "None yet."
+    if refusal is not None and (event is None or refusal.received_at > event.received_at):
+        when = timezone.localtime(refusal.received_at)
+        return f"{when:%d %b %Y %H:%M %Z}: refused ({refusal.status}): {refusal.reason}."
+    when = timezone.localtime(event.received_at)
+    return f"{when:%d %b %Y %H:%M %Z}: {event.topic or 'event'}: {event.get_status_display()}."

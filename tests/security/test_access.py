@@ -37,6 +37,7 @@ from curriculum.models import (
     Track,
 )
 from learners.integrations.models import (
+    DeliveryRefusal,
     EventStatus,
     PlatformConnection,
     PlatformKind,
@@ -178,7 +179,14 @@ SITE_ROWS = [
     Row(
         "webhooks/<slug:connection>/",
         "/webhooks/{connection_slug}/",
-        # A delivery without the platform's signature is refused (and stored as rejected).
+        # A delivery without the platform's signature is refused (no body kept).
+        get=NOT_ALLOWED,
+        post=("401",) * 5,
+    ),
+    Row(
+        "webhooks/<slug:connection>/<str:token>/",
+        "/webhooks/{connection_slug}/{tampered_url_token}/",
+        # A wrong URL token is refused whoever sends it.
         get=NOT_ALLOWED,
         post=("401",) * 5,
     ),
@@ -483,6 +491,10 @@ ADMIN_MODELS = [
         "integrations", "platformconnection", "connection", instructor="vac", superuser="vacd"
     ),
     AdminModel("integrations", "webhookevent", "webhook_event", instructor="v", superuser="vd"),
+    # Refused deliveries: a small record each, read-only.
+    AdminModel(
+        "integrations", "deliveryrefusal", "delivery_refusal", instructor="v", superuser="vd"
+    ),
     # Invitations are recorded by imports, never added or edited by hand (instructors send a
     # failed one again with an action); roster imports are written by the import page.
     AdminModel("onboarding", "invitation", "invitation", instructor="v", superuser="vd"),
@@ -579,6 +591,9 @@ def world(db) -> dict:
     webhook_event = WebhookEvent.objects.create(
         connection=connection, body=b"{}", status=EventStatus.REJECTED, note="no signature"
     )
+    delivery_refusal = DeliveryRefusal.objects.create(
+        connection=connection, status=401, reason="no X-Thinkific-Hmac-Sha256 header", size=2
+    )
     invitation = Invitation.objects.create(learner=other)
     roster_import = RosterImport.objects.create(rows=1, status=RosterImportStatus.DONE)
     from django.contrib.contenttypes.models import ContentType
@@ -620,6 +635,8 @@ def world(db) -> dict:
             "api_key": api_key.pk,
             "connection": connection.pk,
             "connection_slug": connection.slug,
+            "tampered_url_token": tampered(connection.url_token),
+            "delivery_refusal": delivery_refusal.pk,
             "webhook_event": webhook_event.pk,
             "invitation": invitation.pk,
             "roster_import": roster_import.pk,

@@ -3,8 +3,9 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import learners.integrations.models
 from django.db import migrations, models
+
+import learners.integrations.models
 
 
 def fill_url_tokens(apps, schema_editor):
@@ -16,6 +17,26 @@ def fill_url_tokens(apps, schema_editor):
         connection.save(update_fields=["url_token"])
 
 
+def grant_refusals_view(apps, schema_editor):
+    """Instructors see refused deliveries as they see events (view only)."""
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config("integrations")
+    app_config.models_module = True
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name="Instructors")
+    group.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="integrations", codename="view_deliveryrefusal"
+        )
+    )
+
+
 def forget_refused_bodies(apps, schema_editor):
     """Deliveries refused before this migration kept their whole body: a refused delivery
     now keeps none (nothing an unauthenticated sender wrote is stored)."""
@@ -24,67 +45,113 @@ def forget_refused_bodies(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0002_instructors_permissions'),
+        ("integrations", "0002_instructors_permissions"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='platformconnection',
-            options={'ordering': ['name'], 'permissions': [('set_platform_secrets', 'Can set and rotate platform signing secrets and webhook URL tokens')]},
+            name="platformconnection",
+            options={
+                "ordering": ["name"],
+                "permissions": [
+                    (
+                        "set_platform_secrets",
+                        "Can set and rotate platform signing secrets and webhook URL tokens",
+                    )
+                ],
+            },
         ),
         migrations.AddField(
-            model_name='platformconnection',
-            name='previous_url_token',
+            model_name="platformconnection",
+            name="previous_url_token",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='platformconnection',
-            name='previous_url_token_until',
+            model_name="platformconnection",
+            name="previous_url_token_until",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='platformconnection',
-            name='url_token',
+            model_name="platformconnection",
+            name="url_token",
             field=models.CharField(editable=False, max_length=64, null=True),
         ),
         migrations.RunPython(fill_url_tokens, migrations.RunPython.noop),
         migrations.AlterField(
-            model_name='platformconnection',
-            name='url_token',
-            field=models.CharField(default=learners.integrations.models.new_url_token, editable=False, max_length=64, unique=True),
+            model_name="platformconnection",
+            name="url_token",
+            field=models.CharField(
+                default=learners.integrations.models.new_url_token,
+                editable=False,
+                max_length=64,
+                unique=True,
+            ),
         ),
         migrations.RunPython(forget_refused_bodies, migrations.RunPython.noop),
         migrations.AlterField(
-            model_name='platformconnection',
-            name='name',
-            field=models.CharField(help_text='Shown to students: “Completed on Thinkific”, for example.', max_length=60),
+            model_name="platformconnection",
+            name="name",
+            field=models.CharField(
+                help_text="Shown to students: “Completed on Thinkific”, for example.", max_length=60
+            ),
         ),
         migrations.AlterField(
-            model_name='platformconnection',
-            name='secrets',
-            field=models.TextField(blank=True, help_text="Signing secrets, one per line (write-only). Standard Webhooks: whsec_…; Thinkific: the app's client secret, or the site's API key for webhooks made through the API; Teachable: none (its URL token authenticates it)."),
+            model_name="platformconnection",
+            name="secrets",
+            field=models.TextField(
+                blank=True,
+                help_text="Signing secrets, one per line (write-only). Standard Webhooks: whsec_…; Thinkific: the app's client secret, or the site's API key for webhooks made through the API; Teachable: none (its URL token authenticates it).",
+            ),
         ),
         migrations.AlterField(
-            model_name='platformconnection',
-            name='slug',
-            field=models.SlugField(help_text='Lower-case letters, digits and dashes; part of the webhook URL.', max_length=60, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9-]+$', 'Lower-case letters, digits and dashes.')]),
+            model_name="platformconnection",
+            name="slug",
+            field=models.SlugField(
+                help_text="Lower-case letters, digits and dashes; part of the webhook URL.",
+                max_length=60,
+                unique=True,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[a-z0-9-]+$", "Lower-case letters, digits and dashes."
+                    )
+                ],
+            ),
         ),
         migrations.CreateModel(
-            name='DeliveryRefusal',
+            name="DeliveryRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.PositiveSmallIntegerField(help_text='The HTTP status answered.')),
-                ('reason', models.CharField(max_length=200)),
-                ('size', models.PositiveIntegerField(help_text="The body's declared size in bytes.")),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refusals', to='integrations.platformconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status", models.PositiveSmallIntegerField(help_text="The HTTP status answered.")),
+                ("reason", models.CharField(max_length=200)),
+                (
+                    "size",
+                    models.PositiveIntegerField(help_text="The body's declared size in bytes."),
+                ),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refusals",
+                        to="integrations.platformconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['connection', '-received_at'], name='refusal_connection_time')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["connection", "-received_at"], name="refusal_connection_time"
+                    )
+                ],
             },
         ),
+        migrations.RunPython(grant_refusals_view, migrations.RunPython.noop),
     ]

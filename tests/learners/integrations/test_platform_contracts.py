@@ -61,7 +61,9 @@ def fresh_counters():
 
 @pytest.fixture
 def teachable(live_server):
-    connection = PlatformConnection.objects.create(name="Teachable", slug="school", kind="teachable")
+    connection = PlatformConnection.objects.create(
+        name="Teachable", slug="school", kind="teachable"
+    )
     # The array fixture's course and lecture; the enrollment fixture's course.
     ModuleMapping.objects.create(
         connection=connection,
@@ -83,7 +85,10 @@ def thinkific(live_server):
     )
     # The lesson.completed fixture's course and lesson; the enrollment fixtures' course.
     ModuleMapping.objects.create(
-        connection=connection, course_id="123", lesson_id="24220", module=Module.objects.get(number=2)
+        connection=connection,
+        course_id="123",
+        lesson_id="24220",
+        module=Module.objects.get(number=2),
     )
     ModuleMapping.objects.create(
         connection=connection, course_id="25", module=Module.objects.get(number=3)
@@ -326,3 +331,43 @@ def test_a_client_over_its_limit_is_answered_429_with_retry_after(thinkific, set
     assert refused.value.code == 429 and 1 <= int(refused.value.headers["Retry-After"]) <= 60
     # Unknown connections count against the client too.
     assert post(thinkific.url.replace("thinkific", "nope"), b"{}", {})[0] == 429
+
+
+def test_download_my_data_and_the_admin_export_for_a_platform_learner(
+    thinkific, client, admin_client
+):
+    learner = LearnerFactory(engineer=True, user__email="ninjas@thinkific.com")
+    post(thinkific.url, *thinkific_signed(payload("thinkific_lesson_completed.json")))
+    assert ModuleProgress.objects.filter(learner=learner, source="platform").exists()
+    client.force_login(learner.user)
+    response = client.get("/profile/privacy/data/")
+    assert response.status_code == 200
+    mine = response.content.decode()
+    data = json.loads(mine)
+    events = [row for rows in _sections(data, "webhookevent") for row in rows]
+    assert events and events[0]["body"]["payload"]["lesson"]["id"] == 24220
+    exported = admin_client.post(
+        "/admin/learners/learner/",
+        {"action": "export_personal_data", "_selected_action": [learner.pk]},
+    )
+    assert exported.status_code == 200 and "24220" in exported.content.decode()
+    # Never a connection's secret or URL token.
+    assert THINKIFIC_API_KEY not in mine and thinkific.url_token not in mine
+
+
+def _sections(data, model: str):
+    """The export's rows of ``model`` wherever the export's shape keeps them."""
+    found = []
+
+    def walk(node, key=""):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, name)
+        elif isinstance(node, list):
+            if model in key and all(isinstance(item, dict) for item in node):
+                found.append(node)
+            for item in node:
+                walk(item, key)
+
+    walk(data)
+    return found

@@ -9,7 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from learners.integrations.models import EventStatus, PlatformConnection, WebhookEvent
+from learners.integrations.models import (
+    DeliveryRefusal,
+    EventStatus,
+    PlatformConnection,
+    WebhookEvent,
+)
 from learners.nudges.models import Nudge
 from learners.privacy.services import account_erase, webhook_events_prune
 from learners.privacy.tasks import retention_prune_task
@@ -95,3 +100,47 @@ def test_erasure_scrubs_unmatched_events_that_name_the_address(connection):
     assert other.email == "someone.else@example.com" and b"someone.else" in bytes(other.body)
     stored = [bytes(b) for b in WebhookEvent.objects.values_list("body", flat=True)]
     assert not any(EMAIL.encode() in body.lower() for body in stored)
+
+
+def test_erasure_leaves_the_address_in_no_column_of_any_event(connection):
+    """Every kind of event that can name a person: processed, unmatched, unmapped,
+    duplicate, failed (an unreadable body holding the address), refused before bodies
+    stopped being kept, and a long address; then every column of every event and refusal
+    is searched."""
+    long_address = ("erased." * 30)[:230] + "@example.com"
+    learner = LearnerFactory(user__email=EMAIL)
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=learner.user, email=long_address, verified=True)
+    event(connection, email=EMAIL, status=EventStatus.PROCESSED, learner=learner)
+    event(connection, email=EMAIL.upper(), status=EventStatus.UNMATCHED)
+    event(connection, email=EMAIL, status=EventStatus.UNMAPPED, note=f"for {EMAIL}")
+    event(connection, email=EMAIL, status=EventStatus.DUPLICATE)
+    event(connection, email=long_address, status=EventStatus.UNMATCHED)
+    WebhookEvent.objects.create(
+        connection=connection,
+        status=EventStatus.FAILED,
+        body=f"not json but names {EMAIL.upper()}".encode(),
+        note="the body is not JSON",
+    )
+    WebhookEvent.objects.create(
+        connection=connection,
+        status=EventStatus.REJECTED,
+        body=json.dumps({"payload": {"user": {"email": long_address}}}).encode(),
+        note="the signature does not match",
+    )
+    DeliveryRefusal.objects.create(connection=connection, status=401, reason="unsigned", size=9)
+
+    account_erase(user=learner.user)
+
+    for model in (WebhookEvent, DeliveryRefusal):
+        for row in model.objects.all():
+            for field in model._meta.concrete_fields:
+                value = field.value_from_object(row)
+                text = (
+                    bytes(value).decode("utf-8", "replace")
+                    if isinstance(value, bytes | memoryview)
+                    else json.dumps(value, default=str)
+                ).lower()
+                for address in (EMAIL, long_address):
+                    assert address not in text, (model.__name__, row.pk, field.name)
