@@ -24,6 +24,7 @@ from kombu.exceptions import OperationalError
 
 from .. import platforms
 from ..models import DeliveryRefusal, EventStatus, PlatformConnection, WebhookEvent
+from ..selectors import connection_by_slug
 from ..tasks import webhook_events_process_task
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def webhook_receive(
     now = now or timezone.now()
     if _over(_client_key(client_ip, now), settings.WEBHOOK_REFUSALS_PER_CLIENT):
         return _too_many(now)
-    connection = PlatformConnection.objects.filter(slug=slug, is_active=True).first()
+    connection = connection_by_slug(slug)
     if connection is None:
         _count(_client_key(client_ip, now))
         return Receipt(404, "There is no such webhook connection.")
