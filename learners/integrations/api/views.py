@@ -15,6 +15,7 @@ from ...selectors import learner_placement, learner_progress
 from ...services import key_set_done, module_set_done
 from ..selectors import learner_by_email, learners_filtered
 from ..upsert import UpsertInvalid, learner_upsert
+from .auth import rate_limit_headers
 from .problems import CONTENT_TYPE, ProblemSerializer
 from .serializers import (
     DoneSerializer,
@@ -63,6 +64,18 @@ def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"done": error.messages})
 
 
+class ApiView(APIView):
+    """Every endpoint: each answer to a key carries its rate-limit headers."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for name, value in rate_limit_headers(state).items():
+                response[name] = value
+        return response
+
+
 class LearnerFilterSerializer(serializers.Serializer):
     cohort = serializers.CharField(required=False, max_length=120, help_text="Cohort name")
     track = serializers.CharField(required=False, max_length=40, help_text="Track slug")
@@ -82,7 +95,7 @@ class LearnerCursorPagination(pagination.CursorPagination):
     max_page_size = 500
 
 
-class LearnerListView(APIView):
+class LearnerListView(ApiView):
     @extend_schema(
         operation_id="learners_list",
         summary="Learners, filtered by cohort, track, level and activity",
@@ -97,7 +110,7 @@ class LearnerListView(APIView):
         return paginator.get_paginated_response(LearnerSerializer(page, many=True).data)
 
 
-class LearnerView(APIView):
+class LearnerView(ApiView):
     @extend_schema(
         operation_id="learners_retrieve",
         summary="A learner by email",
@@ -136,7 +149,7 @@ class LearnerView(APIView):
         return Response(data, status=status.HTTP_201_CREATED if result.created else 200)
 
 
-class PlacementView(APIView):
+class PlacementView(ApiView):
     @extend_schema(
         operation_id="learners_placement",
         summary="A learner's placement: level, reasons and next steps",
@@ -179,7 +192,7 @@ def _done_state(learner: Learner, completion, result) -> dict:
     }
 
 
-class ModuleDoneView(APIView):
+class ModuleDoneView(ApiView):
     @extend_schema(
         operation_id="learners_module_done",
         summary="Set whether the learner completed a module (idempotent)",
@@ -205,7 +218,7 @@ class ModuleDoneView(APIView):
         return Response(DoneStateSerializer(_done_state(learner, completion, result)).data)
 
 
-class KeyDoneView(APIView):
+class KeyDoneView(ApiView):
     @extend_schema(
         operation_id="learners_key_done",
         summary="Set whether the learner completed a key to success (idempotent)",
