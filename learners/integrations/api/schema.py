@@ -95,3 +95,13 @@ def refuse_unknown_body_fields(result: dict, generator, request, public) -> dict
                 if name in schemas:
                     schemas[name]["additionalProperties"] = False
     return result
+
+
+def document_webhooks(result: dict, generator, request, public) -> dict:
+    """Each Standard Webhooks event (``api/webhooks.py``) with its signature headers
+    (drf-spectacular's webhooks take a body and answers, not parameters)."""
+    from .webhooks import HEADERS
+
+    for path in result.get("webhooks", {}).values():
+        path["post"]["parameters"] = [dict(header) for header in HEADERS]
+    return result
