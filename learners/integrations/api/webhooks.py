@@ -140,8 +140,8 @@ HEADERS = [
 ]
 
 DESCRIPTION = (
-    f"POST it to the connection's webhook URL, `{WEBHOOK_URL}` (the connection's page in "
-    "the admin shows it in full, with the signing secret to give your sender), with "
+    f"POST it to the connection's webhook URL, `{WEBHOOK_URL}…`, exactly as the "
+    "connection's page in the admin shows it (with the signing secret to give your sender), with "
     "`Content-Type: application/json` and the three Standard Webhooks headers. The answer "
     "comes at once; a worker applies the event afterwards. Event types other than "
     "`lesson.completed` and `course.completed` are answered 202 and ignored."
