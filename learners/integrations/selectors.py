@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import Learner
+from ..models import Cohort, Learner
 from ..selectors import inactive_since_q
 from .models import PlatformConnection
 
@@ -46,6 +46,10 @@ def learners_filtered(
     if inactive_days is not None:
         learners = learners.filter(inactive_since_q(now - timedelta(days=inactive_days)))
     return learners
+
+
+def cohort_exists(name: str) -> bool:
+    return Cohort.objects.filter(name=name).exists()
 
 
 def connection_by_slug(slug: str) -> PlatformConnection | None:

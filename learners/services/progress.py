@@ -82,6 +82,8 @@ def key_set_done(
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
     modules and cannot be ticked by hand. ``via`` names the API key or platform;
     ``completed_at`` is when it happened there (default now)."""
+    if learner.track_id is None:
+        raise ValidationError({"key": "This learner has no track yet; keys belong to a track."})
     if learner.track_id != key.track_id:
         raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
     if key.modules.exists():

@@ -344,4 +344,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "learners.integrations.api.schema.refuse_unknown_body_fields",
+        "learners.integrations.api.schema.document_webhooks",
+    ],
+    # OpenAPI 3.1 for its "webhooks": the Standard Webhooks body a course site sends us.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        "learners.integrations.api.webhooks.LESSON_COMPLETED",
+        "learners.integrations.api.webhooks.COURSE_COMPLETED",
+    ],
 }

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, pagination, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from curriculum.models import Key, Module
 
@@ -15,35 +14,26 @@ from ...selectors import learner_placement, learner_progress
 from ...services import key_set_done, module_set_done
 from ..selectors import learner_by_email, learners_filtered
 from ..upsert import UpsertInvalid, learner_upsert
-from .problems import CONTENT_TYPE, ProblemSerializer
+from .base import ApiView
+from .schema import (
+    NO_QUERY,
+    PATH_PARAMETERS,
+    RATE_LIMIT_HEADERS,
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
+    problems,
+)
 from .serializers import (
+    LEARNER_FILTERS,
     DoneSerializer,
     DoneStateSerializer,
     LearnerPageSerializer,
+    LearnerQuerySerializer,
     LearnerSerializer,
     LearnerWriteSerializer,
     PlacementSerializer,
     UpsertedSerializer,
 )
-
-
-def _problems(*statuses: int) -> dict:
-    described = {
-        400: "The request is not valid (the field errors say why).",
-        401: "No API key, or not a valid one.",
-        403: "The key may not do this (scope), or the account is staff.",
-        404: "No such learner, module or key.",
-        429: "Too many requests for this key; retry after the Retry-After seconds.",
-    }
-    return {
-        (code, CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=described[code])
-        for code in statuses
-    }
-
-
-READ_PROBLEMS = (401, 403, 404, 429)
-WRITE_PROBLEMS = (400, 401, 403, 404, 429)
-EMAIL = OpenApiParameter("email", str, OpenApiParameter.PATH, description="The learner's email")
 
 
 def _learner(email: str, *, for_write: bool = False) -> Learner:
@@ -63,46 +53,59 @@ def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"done": error.messages})
 
 
-class LearnerFilterSerializer(serializers.Serializer):
-    cohort = serializers.CharField(required=False, max_length=120, help_text="Cohort name")
-    track = serializers.CharField(required=False, max_length=40, help_text="Track slug")
-    level = serializers.IntegerField(required=False, min_value=1, max_value=4)
-    active_within_days = serializers.IntegerField(
-        required=False, min_value=0, max_value=3650, help_text="Active in the last N days"
-    )
-    inactive_days = serializers.IntegerField(
-        required=False, min_value=0, max_value=3650, help_text="No activity for N days or more"
-    )
-
-
 class LearnerCursorPagination(pagination.CursorPagination):
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as error:  # DRF answers a bad cursor with 404
+            raise exceptions.ValidationError({"cursor": ["Not a cursor of this list."]}) from error
 
-class LearnerListView(APIView):
+
+class LearnerListView(ApiView):
+    query_serializer = LearnerQuerySerializer
+
     @extend_schema(
         operation_id="learners_list",
         summary="Learners, filtered by cohort, track, level and activity",
-        parameters=[LearnerFilterSerializer],
-        responses={200: LearnerPageSerializer, **_problems(400, 401, 403, 429)},
+        description=(
+            "Every filter narrows the list; a parameter this endpoint does not know, a "
+            "blank or repeated one, a cohort no one has or an unknown track is refused with "
+            "400, never answered with the whole list."
+        ),
+        parameters=[LearnerQuerySerializer, *RATE_LIMIT_HEADERS],
+        responses={
+            200: LearnerPageSerializer,
+            **problems(
+                400,
+                401,
+                403,
+                429,
+                r400=(
+                    "A query parameter this endpoint does not know, or one given blank or "
+                    "twice; a cohort no one has; a track other than engineer or founder; a "
+                    "number out of range; a cursor not from this list. `errors` says which."
+                ),
+            ),
+        },
     )
     def get(self, request):
-        filters = LearnerFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = {name: value for name, value in self.query.items() if name in LEARNER_FILTERS}
         paginator = LearnerCursorPagination()
-        page = paginator.paginate_queryset(learners_filtered(**filters.validated_data), request)
+        page = paginator.paginate_queryset(learners_filtered(**filters), request)
         return paginator.get_paginated_response(LearnerSerializer(page, many=True).data)
 
 
-class LearnerView(APIView):
+class LearnerView(ApiView):
     @extend_schema(
         operation_id="learners_retrieve",
         summary="A learner by email",
-        parameters=[EMAIL],
-        responses={200: LearnerSerializer, **_problems(*READ_PROBLEMS)},
+        parameters=PATH_PARAMETERS,
+        responses={200: LearnerSerializer, **problems(*READ_PROBLEMS, r400=NO_QUERY)},
     )
     def get(self, request, email: str):
         return Response(LearnerSerializer(_learner(email)).data)
@@ -115,12 +118,20 @@ class LearnerView(APIView):
             "self-assessment is all of its track's answers or none. Staff accounts are "
             "never changed. Answers 201 when the learner was created, 200 otherwise."
         ),
-        parameters=[EMAIL],
+        parameters=PATH_PARAMETERS,
         request=LearnerWriteSerializer,
         responses={
             200: UpsertedSerializer,
             201: UpsertedSerializer,
-            **_problems(*WRITE_PROBLEMS),
+            **problems(
+                *WRITE_PROBLEMS,
+                r400=(
+                    "A field is not valid (`errors` says which and why): a field this "
+                    "endpoint does not know, a value of the wrong JSON type, an unknown track "
+                    "or time zone, half of a self-assessment, an address that is not one, or "
+                    "a staff account's address (the API never changes staff)."
+                ),
+            ),
         },
     )
     def put(self, request, email: str):
@@ -136,12 +147,12 @@ class LearnerView(APIView):
         return Response(data, status=status.HTTP_201_CREATED if result.created else 200)
 
 
-class PlacementView(APIView):
+class PlacementView(ApiView):
     @extend_schema(
         operation_id="learners_placement",
         summary="A learner's placement: level, reasons and next steps",
-        parameters=[EMAIL],
-        responses={200: PlacementSerializer, **_problems(*READ_PROBLEMS)},
+        parameters=PATH_PARAMETERS,
+        responses={200: PlacementSerializer, **problems(*READ_PROBLEMS, r400=NO_QUERY)},
     )
     def get(self, request, email: str):
         learner = _learner(email)
@@ -179,13 +190,20 @@ def _done_state(learner: Learner, completion, result) -> dict:
     }
 
 
-class ModuleDoneView(APIView):
+class ModuleDoneView(ApiView):
     @extend_schema(
         operation_id="learners_module_done",
         summary="Set whether the learner completed a module (idempotent)",
-        parameters=[EMAIL, OpenApiParameter("number", int, OpenApiParameter.PATH)],
+        parameters=[*PATH_PARAMETERS, OpenApiParameter("number", int, OpenApiParameter.PATH)],
         request=DoneSerializer,
-        responses={200: DoneStateSerializer, **_problems(*WRITE_PROBLEMS)},
+        responses={
+            200: DoneStateSerializer,
+            **problems(
+                *WRITE_PROBLEMS,
+                r400='The body is not `{"done": true}` or `{"done": false}` (a JSON boolean).',
+                r404="No such learner or module.",
+            ),
+        },
     )
     def put(self, request, email: str, number: int):
         body = DoneSerializer(data=request.data)
@@ -205,14 +223,30 @@ class ModuleDoneView(APIView):
         return Response(DoneStateSerializer(_done_state(learner, completion, result)).data)
 
 
-class KeyDoneView(APIView):
+class KeyDoneView(ApiView):
     @extend_schema(
         operation_id="learners_key_done",
         summary="Set whether the learner completed a key to success (idempotent)",
-        description="Module-linked keys follow their modules and cannot be set (400).",
-        parameters=[EMAIL, OpenApiParameter("code", str, OpenApiParameter.PATH)],
+        description=(
+            "A key of the learner's own track, not module-linked (those follow their "
+            "modules); anything else is refused with 400."
+        ),
+        parameters=[*PATH_PARAMETERS, OpenApiParameter("code", str, OpenApiParameter.PATH)],
         request=DoneSerializer,
-        responses={200: DoneStateSerializer, **_problems(*WRITE_PROBLEMS)},
+        responses={
+            200: DoneStateSerializer,
+            **problems(
+                *WRITE_PROBLEMS,
+                r400=(
+                    'The body is not `{"done": true}` or `{"done": false}`, or this key '
+                    "cannot be set for this learner (`errors.key` says which): the learner "
+                    "has no track yet (set one with PUT /api/v1/learners/{email}/), the key "
+                    "belongs to the other track, or the key is module-linked (it follows "
+                    "its modules)."
+                ),
+                r404="No such learner or key.",
+            ),
+        },
     )
     def put(self, request, email: str, code: str):
         body = DoneSerializer(data=request.data)
