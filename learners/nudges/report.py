@@ -193,6 +193,7 @@ def _plan_reached_at(experiment: Experiment) -> datetime | None:
         .values("learner_id")
         .annotate(decided_at=Min("created_at"))
         .values_list("decided_at", flat=True)
+        .order_by()
     )
     erased = ErasedObservation.objects.filter(experiment=experiment)
     if experiment.ended_at is not None:

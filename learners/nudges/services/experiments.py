@@ -124,7 +124,7 @@ def experiment_set_share(
     ):
         return current
     # Checked before the running one ends: a bad plan changes nothing.
-    experiment.full_clean(exclude=["planned_learners"], validate_unique=False)
+    experiment.full_clean(exclude=["planned_learners", "ended_at"], validate_unique=False)
     experiment.planned_learners = experiment_plan(
         baseline_percent=experiment.baseline_percent,
         min_lift_points=experiment.min_lift_points,
