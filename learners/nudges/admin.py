@@ -47,21 +47,22 @@ def plan_preview(baseline_percent, min_lift_points, holdout_percent) -> dict | N
         plan.planned_learners(baseline, lift, 0.5)
     except (TypeError, ValueError):
         return None
+    planned = experiment_plan(
+        baseline_percent=100 * baseline,
+        min_lift_points=100 * lift,
+        holdout_percent=int(holdout_percent),
+    )
     return {
         "baseline": f"{100 * baseline:.1f}",
         "lift": f"{100 * lift:.1f}",
         "share": int(holdout_percent),
-        "planned": experiment_plan(
-            baseline_percent=100 * baseline,
-            min_lift_points=100 * lift,
-            holdout_percent=int(holdout_percent),
-        ),
+        "planned": f"{planned:,}",
         "shares": [
-            (percent, plan.planned_learners(baseline, lift, percent / 100))
+            (percent, f"{plan.planned_learners(baseline, lift, percent / 100):,}")
             for percent in PLAN_SHARES
         ],
         "sizes": [
-            (size, _points(plan.detectable_lift(baseline, size, share)))
+            (f"{size:,}", _points(plan.detectable_lift(baseline, size, share)))
             for size in PLAN_SIZES
             if 0 < share < 1
         ],
@@ -148,21 +149,13 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     form = ExperimentForm
     change_form_template = "admin/nudges/experiment/change_form.html"
-    list_display = (
-        "kind",
-        "holdout_percent",
-        "primary_outcome",
-        "planned_learners",
-        "started_at",
-        "ended_at",
-        "report_link",
-    )
+    list_display = ("kind", "holdout_percent", "planned_learners", "runs", "report_link")
     list_filter = ("kind",)
     ordering = ("kind", "-started_at")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("planned_learners", "started_at", "ended_at")
+            return ()  # the plan is computed, shown above the form
         if obj.ended_at is not None:
             return (
                 "kind",
@@ -247,6 +240,11 @@ class ExperimentAdmin(admin.ModelAdmin):
                 else "hold-out turned off; the running experiment ended."
             ),
         )
+
+    @admin.display(description="runs", ordering="started_at")
+    def runs(self, obj: Experiment) -> str:
+        end = f"to {obj.ended_at:%Y-%m-%d}" if obj.ended_at else "(running)"
+        return f"{obj.started_at:%Y-%m-%d} {end}"
 
     @admin.display(description="report")
     def report_link(self, obj: Experiment):

@@ -351,8 +351,8 @@ def test_the_experiment_form_plans_the_number_of_learners_and_shows_what_a_size_
 ):
     page = admin_client.get(reverse("admin:nudges_experiment_add")).content.decode()
     planned = plan.planned_learners(0.30, 0.10, 0.10)
-    assert f"<strong>{planned} learners</strong>" in page
-    assert "~1000</td><td>14.3 points" in page
+    assert f"<strong>{planned:,} learners</strong>" in page
+    assert "~1,000</td><td>14.3 points" in page
     assert "held_out" not in page.replace('name="holdout_percent"', "")
     response = admin_client.post(
         reverse("admin:nudges_experiment_add"),
