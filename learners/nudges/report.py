@@ -22,9 +22,6 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models import (
     Count,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
     F,
     Min,
     OuterRef,
@@ -151,31 +148,38 @@ def first_decisions(experiment: Experiment):
     return Nudge.objects.filter(pk__in=first.values("pk"))
 
 
-def _after(days: int) -> ExpressionWrapper:
-    return ExpressionWrapper(
-        OuterRef("created_at") + timedelta(days=days), output_field=DateTimeField()
-    )
-
-
-def _reached(spec: plan.OutcomeSpec):
-    """Whether a decision's learner reached the outcome within its window (Exists)."""
-    if spec.name.startswith("progress_"):
-        window = {
-            "learner_id": OuterRef("learner_id"),
-            "completed_at__gt": OuterRef("created_at"),
-            "completed_at__lte": _after(spec.days),
-        }
-        return Exists(ModuleProgress.objects.filter(**window)) | Exists(
-            KeyCompletion.objects.filter(**window)
-        )
-    return Exists(
-        LevelChange.objects.filter(
+def _first_after(model, field: str, **conditions) -> Subquery:
+    """When the decision's learner first did it after the decision (a subquery per row)."""
+    return Subquery(
+        model.objects.filter(
             learner_id=OuterRef("learner_id"),
-            changed_at__gt=OuterRef("created_at"),
-            changed_at__lte=_after(spec.days),
-            to_level__gt=F("from_level"),
+            **{f"{field}__gt": OuterRef("created_at")},
+            **conditions,
         )
+        .order_by(field)
+        .values(field)[:1]
     )
+
+
+# The first time of each kind of event after a decision; an outcome is reached when one of
+# its events falls within its window. A placement (no level before) is never a level-up.
+EVENTS = {
+    "module_at": lambda: _first_after(ModuleProgress, "completed_at"),
+    "key_at": lambda: _first_after(KeyCompletion, "completed_at"),
+    "level_up_at": lambda: _first_after(LevelChange, "changed_at", to_level__gt=F("from_level")),
+}
+
+
+def _events(spec: plan.OutcomeSpec) -> tuple[str, ...]:
+    return ("module_at", "key_at") if spec.name.startswith("progress_") else ("level_up_at",)
+
+
+def _reached(spec: plan.OutcomeSpec, decided: str = "created_at") -> Q:
+    """Whether a decision's learner reached the outcome within its window."""
+    reached = Q()
+    for event in _events(spec):
+        reached |= Q(**{f"{event}__lte": F(decided) + spec.window})
+    return reached
 
 
 def _erased_reached(spec: plan.OutcomeSpec) -> Q:
@@ -203,16 +207,13 @@ def _plan_reached_at(experiment: Experiment) -> datetime | None:
     return found[0] if found else None
 
 
-def _group_aggregates(
-    held: Q, reached, time_field: str, sample_end: datetime | None, now: datetime
+def _outcome_aggregates(
+    held: Q, reached, time_field: str, sample_end: datetime, now: datetime
 ) -> dict:
+    """Per group, on the analysis sample: each outcome's mature learners and hits."""
     aggregates = {}
     for group, is_held in GROUPS:
-        condition = held if is_held else ~held
-        aggregates[f"{group}_n"] = Count("pk", filter=condition)
-        if sample_end is None:
-            continue
-        in_sample = condition & Q(**{f"{time_field}__lte": sample_end})
+        in_sample = (held if is_held else ~held) & Q(**{f"{time_field}__lte": sample_end})
         for spec in plan.OUTCOMES:
             mature = in_sample & Q(**{f"{time_field}__lte": now - spec.window})
             aggregates[f"{group}_{spec.name}_n"] = Count("pk", filter=mature)
@@ -221,33 +222,45 @@ def _group_aggregates(
 
 
 def experiment_counts(*, experiment: Experiment, now: datetime) -> dict:
-    """Everything the report reads, in four queries whatever the experiment's size."""
+    """Everything the report reads, in at most four queries whatever the experiment's size:
+    the moment the plan was reached; the learners and decisions of each group; the erased
+    learners' observations; and, once the plan is reached, the outcomes of the analysis
+    sample (the only query that looks at progress, and only at the planned learners)."""
     reached_at = _plan_reached_at(experiment)
-    live = (
-        first_decisions(experiment)
-        .annotate(**{spec.name: _reached(spec) for spec in plan.OUTCOMES})
-        .aggregate(
-            **_group_aggregates(
-                Q(status=NudgeStatus.HELD_OUT),
-                lambda spec: Q(**{spec.name: True}),
-                "created_at",
-                reached_at,
-                now,
-            )
-        )
-    )
+    held = Q(status=NudgeStatus.HELD_OUT)
+    # A learner is in one group for the whole experiment: distinct learners per group.
+    sizes = {
+        f"{group}_n": Count("learner_id", distinct=True, filter=held if is_held else ~held)
+        for group, is_held in GROUPS
+    }
+    states = {
+        f"{group}_{name}": Count("pk", filter=(held if is_held else ~held) & condition)
+        for group, is_held in GROUPS
+        for name, _label, condition in ROW_STATES
+    }
+    rows = _decisions(experiment).aggregate(**sizes, **states)
+    live = {name: rows.pop(name) for name in sizes}
     erased_rows = ErasedObservation.objects.filter(experiment=experiment)
     if experiment.ended_at is not None:
         erased_rows = erased_rows.filter(decided_at__lt=experiment.ended_at)
-    erased = erased_rows.aggregate(
-        **_group_aggregates(Q(held_out=True), _erased_reached, "decided_at", reached_at, now)
-    )
-    states = {}
-    for group, is_held in GROUPS:
-        held = Q(status=NudgeStatus.HELD_OUT) if is_held else ~Q(status=NudgeStatus.HELD_OUT)
-        for name, _label, condition in ROW_STATES:
-            states[f"{group}_{name}"] = Count("pk", filter=held & condition)
-    rows = _decisions(experiment).aggregate(**states)
+    erased_held = Q(held_out=True)
+    erased_aggregates = {
+        f"{group}_n": Count("pk", filter=erased_held if is_held else ~erased_held)
+        for group, is_held in GROUPS
+    }
+    if reached_at is not None:
+        erased_aggregates |= _outcome_aggregates(
+            erased_held, _erased_reached, "decided_at", reached_at, now
+        )
+        # The events are subqueries per learner of the sample (a few thousand rows), never
+        # per learner of the whole experiment.
+        live |= (
+            first_decisions(experiment)
+            .filter(created_at__lte=reached_at)
+            .annotate(**{name: event() for name, event in EVENTS.items()})
+            .aggregate(**_outcome_aggregates(held, _reached, "created_at", reached_at, now))
+        )
+    erased = erased_rows.aggregate(**erased_aggregates)
     return {
         "plan_reached_at": reached_at.isoformat() if reached_at else None,
         "live": live,
@@ -354,12 +367,8 @@ def ledger_baselines(*, now: datetime | None = None) -> dict[tuple[str, str], Sh
         for spec in plan.OUTCOMES:
             mature = Q(kind=kind, created_at__lte=now - spec.window)
             aggregates[f"{kind}__{spec.name}__n"] = Count("pk", filter=mature)
-            aggregates[f"{kind}__{spec.name}__hits"] = Count(
-                "pk", filter=mature & Q(**{spec.name: True})
-            )
-    row = rows.annotate(**{spec.name: _reached(spec) for spec in plan.OUTCOMES}).aggregate(
-        **aggregates
-    )
+            aggregates[f"{kind}__{spec.name}__hits"] = Count("pk", filter=mature & _reached(spec))
+    row = rows.annotate(**{name: event() for name, event in EVENTS.items()}).aggregate(**aggregates)
     return {
         (kind, spec.name): Share(row[f"{kind}__{spec.name}__hits"], row[f"{kind}__{spec.name}__n"])
         for kind in rules.EXPERIMENT_KINDS
