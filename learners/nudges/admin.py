@@ -221,6 +221,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # Through the service: a new share or plan is a new experiment, never an edit.
+        before = obj.pk
         new = experiment_set_share(
             kind=obj.kind,
             percent=obj.holdout_percent,
@@ -228,18 +229,17 @@ class ExperimentAdmin(admin.ModelAdmin):
             baseline_percent=obj.baseline_percent,
             min_lift_points=obj.min_lift_points,
         )
-        if new is not None:
+        if new is None:
+            message = "hold-out turned off; the running experiment ended."
+        elif new.pk == before:
+            message = "nothing changed; the experiment runs on."
+        else:
             obj.pk = new.pk
-        messages.info(
-            request,
-            f"{obj.get_kind_display()}: "
-            + (
-                f"a new experiment holds out {obj.holdout_percent}% from now, planned for "
+            message = (
+                f"a new experiment holds out {new.holdout_percent}% from now, planned for "
                 f"{new.planned_learners:,} learners."
-                if new is not None
-                else "hold-out turned off; the running experiment ended."
-            ),
-        )
+            )
+        messages.info(request, f"{obj.get_kind_display()}: {message}")
 
     @admin.display(description="runs", ordering="started_at")
     def runs(self, obj: Experiment) -> str:

@@ -381,3 +381,28 @@ def test_the_experiment_form_plans_the_number_of_learners_and_shows_what_a_size_
     )
     assert response.status_code == 200
     assert Experiment.objects.get(kind=rules.NEXT_STEP, ended_at__isnull=True) == running
+
+
+def test_a_new_share_in_the_admin_ends_the_running_experiment_and_starts_a_planned_one(
+    admin_client,
+):
+    running = experiment_set_share(kind=rules.NEXT_STEP, percent=10, min_lift_points=12)
+    url = reverse("admin:nudges_experiment_change", args=[running.pk])
+    page = admin_client.get(url).content.decode()
+    assert "The plan" in page and f"<strong>{running.planned_learners:,} learners</strong>" in page
+    fields = {
+        "holdout_percent": "20",
+        "primary_outcome": running.primary_outcome,
+        "baseline_percent": str(running.baseline_percent),
+        "min_lift_points": str(running.min_lift_points),
+    }
+    assert admin_client.post(url, fields).status_code == 302
+    running.refresh_from_db()
+    new = Experiment.objects.get(kind=rules.NEXT_STEP, ended_at__isnull=True)
+    assert running.ended_at is not None and new.pk != running.pk
+    assert (new.holdout_percent, new.min_lift_points) == (20, 12)
+    assert new.planned_learners == plan.planned_learners(0.30, 0.12, 0.20)
+    # The same numbers again: nothing changes.
+    url = reverse("admin:nudges_experiment_change", args=[new.pk])
+    assert admin_client.post(url, fields).status_code == 302
+    assert Experiment.objects.get(kind=rules.NEXT_STEP, ended_at__isnull=True).pk == new.pk
