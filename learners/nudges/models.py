@@ -78,6 +78,12 @@ class Nudge(models.Model):
             models.Index(fields=["status", "created_at"], name="nudge_status_created"),
             models.Index(fields=["learner", "sending_started_at"], name="nudge_learner_sending"),
             models.Index(fields=["experiment", "learner", "created_at"], name="nudge_experiment"),
+            # The report counts the held-out learners of an experiment from this index alone.
+            models.Index(
+                fields=["experiment", "learner", "created_at"],
+                condition=models.Q(status="held_out"),
+                name="nudge_experiment_held_out",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -183,4 +183,12 @@ class Migration(migrations.Migration):
             model_name="erasedobservation",
             index=models.Index(fields=["experiment", "decided_at"], name="erased_obs_exp"),
         ),
+        migrations.AddIndex(
+            model_name="nudge",
+            index=models.Index(
+                condition=models.Q(("status", "held_out")),
+                fields=["experiment", "learner", "created_at"],
+                name="nudge_experiment_held_out",
+            ),
+        ),
     ]

@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.dateparse import parse_datetime
 
 from ...models import KeyCompletion, Learner, LevelChange, ModuleProgress
 from .. import plan, rules
 from ..models import ErasedObservation, Experiment, Nudge, NudgeStatus
-from ..report import Report, experiment_report
+from ..report import Report, experiment_report, report_read
 from ..rules import Decision
 
 HOLDOUT_KEY_SALT = "learners.nudges.holdout"
@@ -199,14 +201,33 @@ def experiment_observations_keep(*, learner: Learner, now: datetime | None = Non
 # The report ------------------------------------------------------------------------------------
 
 
+# A running experiment's report is read again at most this often (its numbers move daily).
+RUNNING_REPORT_SECONDS = 300
+
+
 def experiment_report_keep(*, experiment: Experiment, now: datetime | None = None) -> Report:
-    """The experiment's report; once final (ended, every window passed) it is stored on the
-    experiment and shown as stored from then on, whatever later happens to the ledger."""
+    """The experiment's report as the admin shows it: once final (ended, every window
+    passed) it is stored on the experiment and shown as stored from then on, whatever later
+    happens to the ledger; before that its counts are kept in the cache for five minutes
+    (the report then reads as of when they were counted)."""
+    if experiment.final_report:
+        return experiment_report(experiment=experiment)
+    started = int(experiment.started_at.timestamp())
+    ended = int(experiment.ended_at.timestamp()) if experiment.ended_at else "running"
+    key = f"nudges:experiment-report:v1:{experiment.pk}:{started}:{ended}"
+    # A report as of a given moment (``now``) is read afresh.
+    kept = cache.get(key) if now is None else None
+    if kept is not None:
+        return report_read(
+            experiment=experiment, counts=kept["counts"], now=parse_datetime(kept["at"])
+        )
     report = experiment_report(experiment=experiment, now=now)
-    if report.final and not experiment.final_report:
-        snapshot = {"at": report.at.isoformat(), "counts": report.counts}
+    snapshot = {"at": report.at.isoformat(), "counts": report.counts}
+    if report.final:
         Experiment.objects.filter(pk=experiment.pk, final_report__isnull=True).update(
             final_report=snapshot
         )
         experiment.final_report = snapshot
+    elif now is None:
+        cache.set(key, snapshot, timeout=RUNNING_REPORT_SECONDS)
     return report
