@@ -416,3 +416,30 @@ def test_a_new_share_in_the_admin_ends_the_running_experiment_and_starts_a_plann
     url = reverse("admin:nudges_experiment_change", args=[new.pk])
     assert admin_client.post(url, fields).status_code == 302
     assert Experiment.objects.get(kind=rules.NEXT_STEP, ended_at__isnull=True).pk == new.pk
+
+
+def test_the_baseline_is_read_from_the_ledger():
+    """60 next-step decisions 40 days ago, 15 of whose learners progressed 3 days later, and
+    an instructor's "send now" to each that is not counted: 25 % within 7 and 14 days."""
+    from learners.nudges.report import ledger_baselines
+
+    now = NOW
+    learners = bulk_learners(60, signed_up_at=now - timedelta(days=90), prefix="base")
+    for dedup_key in ("2026-W18", "manual-2026-05-01"):
+        Nudge.objects.bulk_create(
+            Nudge(
+                learner=x,
+                kind=rules.NEXT_STEP,
+                dedup_key=dedup_key,
+                created_at=now - timedelta(days=40),
+                status=NudgeStatus.SENT,
+            )
+            for x in learners
+        )
+    progress(learners[:15], now - timedelta(days=37))
+    baselines = ledger_baselines(now=now)
+    for outcome in ("progress_7", "progress_14"):
+        share = baselines[(rules.NEXT_STEP, outcome)]
+        assert (share.hits, share.n) == (15, 60)
+    assert baselines[(rules.NEXT_STEP, "level_up_30")].hits == 0
+    assert baselines[(rules.SELF_ASSESSMENT, "progress_14")].n == 0
