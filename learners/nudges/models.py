@@ -78,6 +78,8 @@ class Nudge(models.Model):
             models.Index(fields=["status", "created_at"], name="nudge_status_created"),
             models.Index(fields=["learner", "sending_started_at"], name="nudge_learner_sending"),
             models.Index(fields=["experiment", "learner", "created_at"], name="nudge_experiment"),
+            # The report reads the learners decided by the moment its plan was reached.
+            models.Index(fields=["experiment", "created_at"], name="nudge_experiment_decided"),
             # The report counts the held-out learners of an experiment from this index alone.
             models.Index(
                 fields=["experiment", "learner", "created_at"],

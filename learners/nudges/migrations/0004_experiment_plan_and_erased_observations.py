@@ -191,4 +191,8 @@ class Migration(migrations.Migration):
                 name="nudge_experiment_held_out",
             ),
         ),
+        migrations.AddIndex(
+            model_name="nudge",
+            index=models.Index(fields=["experiment", "created_at"], name="nudge_experiment_decided"),
+        ),
     ]
