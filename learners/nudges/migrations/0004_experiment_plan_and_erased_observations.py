@@ -193,6 +193,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="nudge",
-            index=models.Index(fields=["experiment", "created_at"], name="nudge_experiment_decided"),
+            index=models.Index(
+                fields=["experiment", "created_at"], name="nudge_experiment_decided"
+            ),
         ),
     ]
