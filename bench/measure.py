@@ -368,6 +368,7 @@ def do_sweep(args) -> dict:
     )
     send_started = time.perf_counter()
     statuses: dict = {}
+    deferred = 0
     try:
         deadline = send_started + args.timeout
         while time.perf_counter() < deadline:
@@ -378,7 +379,12 @@ def do_sweep(args) -> dict:
                 .values_list("status")
                 .annotate(n=Count("pk"))
             )
-            if not statuses.get("pending") and not statuses.get("sending"):
+            # Rows deferred by the budget (pending, not before a later moment) and rows held
+            # out are done for this sweep: waiting for them never ends.
+            deferred = Nudge.objects.filter(
+                created_at=at, status="pending", not_before__isnull=False
+            ).count()
+            if statuses.get("pending", 0) == deferred and not statuses.get("sending"):
                 break
         send_seconds = time.perf_counter() - send_started
         # The last task's counters are written just after its rows are marked sent.
@@ -410,6 +416,10 @@ def do_sweep(args) -> dict:
         **counter.as_dict(),
         "emails": sink.count,
         "statuses_after": statuses,
+        "decided": due,
+        "sent": statuses.get("sent", 0),
+        "deferred": deferred,
+        "held_out": statuses.get("held_out", 0),
         "send_seconds_total": send_seconds,
         "emails_per_second": sink.count / sending if sending else None,
         "worker_concurrency": args.workers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from . import rules
+from . import plan, rules
 
 
 class NudgeKind(models.TextChoices):
@@ -78,6 +78,14 @@ class Nudge(models.Model):
             models.Index(fields=["status", "created_at"], name="nudge_status_created"),
             models.Index(fields=["learner", "sending_started_at"], name="nudge_learner_sending"),
             models.Index(fields=["experiment", "learner", "created_at"], name="nudge_experiment"),
+            # The report reads the learners decided by the moment its plan was reached.
+            models.Index(fields=["experiment", "created_at"], name="nudge_experiment_decided"),
+            # The report counts the held-out learners of an experiment from this index alone.
+            models.Index(
+                fields=["experiment", "learner", "created_at"],
+                condition=models.Q(status="held_out"),
+                name="nudge_experiment_held_out",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -86,16 +94,52 @@ class Nudge(models.Model):
 
 class Experiment(models.Model):
     """A hold-out experiment on one kind: from ``started_at`` to ``ended_at`` (open while
-    empty), a share of learners is held out. A new share is a new experiment, so results
-    never mix (``services.experiments.experiment_set_share``)."""
+    empty), a share of learners is held out. Planned before it starts: one primary outcome
+    and the number of learners that answers it (``plan``). A new share is a new experiment,
+    so results never mix (``services.experiments.experiment_set_share``)."""
 
-    kind = models.CharField(max_length=32, choices=NudgeKind.choices)
+    kind = models.CharField(
+        max_length=32,
+        choices=[(k, label) for k, label in NudgeKind.choices if k in rules.EXPERIMENT_KINDS],
+    )
     holdout_percent = models.PositiveSmallIntegerField(
+        "share held out (%)",
         default=rules.DEFAULT_HOLDOUT_PERCENT,
-        help_text="Share of learners held out (no email), 0-100; 0 turns the hold-out off.",
+        help_text="Share of learners held out (no email of this kind), 0-100; 0 turns the "
+        "hold-out off.",
+    )
+    primary_outcome = models.CharField(
+        max_length=32,
+        choices=[(spec.name, spec.label) for spec in plan.OUTCOMES],
+        default=plan.DEFAULT_PRIMARY,
+        help_text="The one outcome the experiment answers; the others are shown as secondary.",
+    )
+    baseline_percent = models.FloatField(
+        "baseline rate (%)",
+        default=100 * plan.DEFAULT_BASELINE,
+        help_text="How many learners reach the primary outcome without the email, in percent.",
+    )
+    min_lift_points = models.FloatField(
+        "smallest lift that matters (points)",
+        default=100 * plan.DEFAULT_MIN_LIFT,
+        help_text="The smallest rise of the primary outcome worth knowing about, in "
+        "percentage points.",
+    )
+    planned_learners = models.PositiveIntegerField(
+        "planned learners",
+        default=0,
+        help_text="Learners (both groups) needed to find that lift 80 % of the time (5 % "
+        "two-sided); 0: no plan (no one or everyone held out).",
     )
     started_at = models.DateTimeField(default=dj_timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+    final_report = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The report as it stood once every window of the ended experiment had "
+        "passed; shown from then on, unchanged.",
+    )
 
     class Meta:
         ordering = ["kind", "-started_at"]
@@ -108,11 +152,64 @@ class Experiment(models.Model):
             models.CheckConstraint(
                 condition=models.Q(holdout_percent__lte=100), name="experiment_percent_0_100"
             ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=rules.EXPERIMENT_KINDS),
+                name="experiment_kind_can_be_held_out",
+                violation_error_message="Welcome and level-up emails are transactional: they "
+                "cannot be held out.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(baseline_percent__gt=0, baseline_percent__lt=100),
+                name="experiment_baseline_0_100",
+                violation_error_message="The baseline rate is a percentage between 0 and 100.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_lift_points__gt=0),
+                name="experiment_min_lift_positive",
+                violation_error_message="The smallest lift that matters is above 0 points.",
+            ),
         ]
 
     def __str__(self) -> str:
         end = f" to {self.ended_at:%Y-%m-%d}" if self.ended_at else " (running)"
-        return f"{self.kind}: {self.holdout_percent}% held out from {self.started_at:%Y-%m-%d}{end}"
+        return (
+            f"{self.get_kind_display()}: {self.holdout_percent}% held out from "
+            f"{self.started_at:%Y-%m-%d}{end}"
+        )
+
+    @property
+    def share(self) -> float:
+        return self.holdout_percent / 100
+
+    @property
+    def primary(self) -> plan.OutcomeSpec:
+        return plan.outcome(self.primary_outcome)
+
+
+class ErasedObservation(models.Model):
+    """What an erased learner's first decision in an experiment observed, kept without the
+    person (no learner, no address): erasure must not take a learner out of one group only.
+    Outcomes are those reached by the erasure (the person cannot progress after it)."""
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.PROTECT, related_name="erased_observations"
+    )
+    held_out = models.BooleanField()
+    decided_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=NudgeStatus.choices)
+    progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="First progress after the decision, if any."
+    )
+    level_up_at = models.DateTimeField(
+        null=True, blank=True, help_text="First level reached after the decision, if any."
+    )
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["experiment", "decided_at"], name="erased_obs_exp")]
+
+    def __str__(self) -> str:
+        return f"erased observation in experiment {self.experiment_id}"
 
 
 class NudgeBudget(models.Model):

@@ -46,10 +46,15 @@ LEVELLED_UP = "levelled up"
 DELETED = "deleted"
 SUPERSEDED = "superseded"
 LEVEL_WENT_DOWN = "level went down"
+# A row decided outside the running experiment (under an ended one, or none) whose learner
+# is in the running experiment's hold-out: never sent.
+HELD_OUT_NOW = "held out of the running experiment"
 
-# Experiments: transactional kinds are never held out by default.
+# Experiments: only these kinds can have one (welcome and level_up are transactional).
 DEFAULT_HOLDOUT_PERCENT = 10
 EXPERIMENT_KINDS = (SELF_ASSESSMENT, NEXT_STEP)
+# The dedup key of an instructor's "send now": those rows are in no experiment.
+MANUAL_PREFIX = "manual-"
 
 # The budget on everything a learner receives.
 DEFAULT_WEEKLY_CAP = 2
@@ -203,7 +208,7 @@ def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:
     return Decision(
         facts.learner_id,
         NEXT_STEP,
-        f"manual-{local_day.isoformat()}",
+        f"{MANUAL_PREFIX}{local_day.isoformat()}",
         skip_reason(facts, NEXT_STEP),
     )
 
@@ -211,12 +216,20 @@ def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:
 # Hold-out groups ----------------------------------------------------------------------------
 
 
-def held_out(*, key: bytes, learner_id: int, experiment_id: int, percent: int) -> bool:
-    """Whether the learner is in the experiment's hold-out group: a keyed hash (HMAC-SHA256)
-    of the experiment and the learner, read as a fraction of 2**64 and compared with the
-    share. Stable for a learner within an experiment, independent across experiments, and
-    unpredictable without the key (so no one can steer who is held out)."""
-    digest = hmac.new(key, f"{experiment_id}:{learner_id}".encode(), hashlib.sha256).digest()
+def in_experiment(kind: str, dedup_key: str) -> bool:
+    """Whether a decision belongs to its kind's experiment: only kinds that can have one,
+    and never an instructor's "send now"."""
+    return kind in EXPERIMENT_KINDS and not dedup_key.startswith(MANUAL_PREFIX)
+
+
+def held_out(*, key: bytes, learner_id: int, percent: int) -> bool:
+    """Whether the learner is in the hold-out at ``percent``, in nested buckets: a keyed
+    hash (HMAC-SHA256 with the kind's key) of the learner, read as a fraction of 2**64,
+    below ``percent`` / 100. Unpredictable without the key (no one can steer who is held
+    out). The bucket depends only on the learner and the kind's key, so a learner never
+    flips within an experiment, raising the share only moves treated learners into the
+    hold-out and lowering it only moves held-out learners back."""
+    digest = hmac.new(key, str(learner_id).encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") * 100 < percent * 2**64
 
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Learner, User
+from ..nudges.services.experiments import experiment_observations_keep
 from .models import Suppression
 from .selectors import email_digest, personal_data_holdings
 
@@ -38,6 +39,10 @@ def account_erase(*, user: User, actor: User | None = None) -> None:
         Suppression.objects.get_or_create(email_digest=email_digest(address))
     learner = Learner.objects.filter(user=user).first()
     user_id, learner_id = user.pk, learner.pk if learner else None
+    if learner is not None:
+        # Experiments keep the learner's observations without the person, so that erasure
+        # never takes learners out of one group only.
+        experiment_observations_keep(learner=learner)
     # Rows that point at the person without cascading (SET_NULL, PROTECT) are theirs too.
     for holding in personal_data_holdings():
         target = user if holding.owner == "user" else learner

@@ -17,16 +17,17 @@ from .. import rules
 from ..models import Experiment, Nudge, NudgeStatus
 from ..rules import Decision
 from ..selectors import FACT_FIELDS, learners_for_sweep, nudge_facts
-from .experiments import experiment_assign, experiments_running, holdout_key
+from .experiments import experiment_assign, experiments_running
 from .handoff import Handoff
 
 logger = logging.getLogger(__name__)
 
 
-def _new_row(decision: Decision, now: datetime, running: dict, key: bytes) -> Nudge:
-    """The ledger row of a due decision: in the running experiment of its kind, if any, and
-    "held out" (recorded, never sent) when the learner falls in its hold-out group."""
-    experiment, held = experiment_assign(running.get(decision.kind), decision.learner_id, key)
+def _new_row(decision: Decision, now: datetime, running: dict) -> Nudge:
+    """The ledger row of a due decision: in the running experiment of its kind, if any (an
+    instructor's "send now" never is), and "held out" (recorded, never sent) when the
+    learner falls in its hold-out group."""
+    experiment, held = experiment_assign(running, decision)
     return Nudge(
         learner_id=decision.learner_id,
         kind=decision.kind,
@@ -45,8 +46,7 @@ def nudges_add(
     queries, and one more unless the running experiments are given."""
     if running is None:
         running = experiments_running(now=now)
-    key = holdout_key()
-    Nudge.objects.bulk_create([_new_row(d, now, running, key) for d in due], ignore_conflicts=True)
+    Nudge.objects.bulk_create([_new_row(d, now, running) for d in due], ignore_conflicts=True)
     wanted = Q()
     for kind in {d.kind for d in due}:
         wanted |= Q(kind=kind, dedup_key__in={d.dedup_key for d in due if d.kind == kind})
@@ -72,7 +72,7 @@ def _nudge_add_one(decision: Decision, now: datetime) -> Nudge | None:
             decision.skip_reason,
         )
         return None
-    row = _new_row(decision, now, experiments_running(now=now), holdout_key())
+    row = _new_row(decision, now, experiments_running(now=now))
     nudge, created = Nudge.objects.get_or_create(
         learner_id=decision.learner_id,
         kind=decision.kind,

@@ -31,6 +31,7 @@ from ..selectors import (
     nudge_budget,
     verified_user_ids,
 )
+from .experiments import experiments_held_out_now
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def _plan(
     placements = chunk_placements(list(learners.values()))
     facts = _send_facts(list(learners.values()), placements)
     budget = nudge_budget()
+    held_now = experiments_held_out_now(rows=rows, now=now)
     skipped: dict[str, list[int]] = defaultdict(list)
     deferred: dict[datetime, list[int]] = defaultdict(list)
     emails = []
@@ -132,6 +134,8 @@ def _plan(
         keep = []
         for row in learner_rows:
             reason = rules.stale_reason(row.kind, row.dedup_key, row.created_at, facts[learner_id])
+            if not reason and row.pk in held_now:
+                reason = rules.HELD_OUT_NOW
             if reason:
                 skipped[reason].append(row.pk)
             else:

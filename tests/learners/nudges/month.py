@@ -387,7 +387,6 @@ def check(run: Run) -> Figures:
         assert explained, f"row {row.pk} ({row.kind}) of learner {p} skipped: {reason!r}"
 
     # Held out: no email carries a kind to a learner held out of that kind's experiment.
-    key = holdout_key()
     held: dict[str, set[int]] = {}
     for experiment in Experiment.objects.filter(
         kind__in=rules.EXPERIMENT_KINDS, started_at=START, ended_at__isnull=True
@@ -396,7 +395,7 @@ def check(run: Run) -> Figures:
             pk
             for pk in run.learner_of
             if rules.held_out(
-                key=key, learner_id=pk, experiment_id=experiment.pk, percent=HOLDOUT_PERCENT
+                key=holdout_key(experiment.kind), learner_id=pk, percent=HOLDOUT_PERCENT
             )
         }
     assert set(held) == set(rules.EXPERIMENT_KINDS)

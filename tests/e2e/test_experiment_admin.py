@@ -1,0 +1,93 @@
+"""The experiment pages of the admin in headless Chromium, at 1280 and 390 px: the plan on the
+form, and the report before its plan, with its verdict, and with a flagged split. Nothing is
+wider than the phone's screen. Set E2E_SCREENSHOTS to a folder to keep the screenshots."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from learners.models import Learner
+from learners.nudges import rules
+from learners.nudges.models import Experiment
+from tests.factories import UserFactory
+from tests.learners.nudges.conftest import bulk_learners
+from tests.learners.nudges.test_experiments import decide, held, progress
+
+from .test_student_journey import CHROMIUM, CHROMIUM_ARGS, browser, site  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+SIZES = (("desktop", 1280, 900), ("phone", 390, 844))
+
+
+def experiment(percent: int, started, **plan) -> Experiment:
+    from learners.nudges.services.experiments import experiment_set_share
+
+    experiment_set_share(kind=rules.NEXT_STEP, percent=0, now=started - timedelta(days=1))
+    return experiment_set_share(kind=rules.NEXT_STEP, percent=percent, now=started, **plan)
+
+
+def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, browser):  # noqa: F811
+    now = timezone.now()
+    started = now - timedelta(days=60)
+    # Ended with its answer: 20 points over 30 %, half held out, planned ~180.
+    answered = experiment(50, started, baseline_percent=30, min_lift_points=20)
+    learners = bulk_learners(240, signed_up_at=started, prefix="shot")
+    decide(answered, learners, started + timedelta(hours=1))
+    rng = random.Random(1)
+    progress(
+        [x for x in learners if rng.random() < (0.3 if held(rules.NEXT_STEP, x.pk, 50) else 0.55)],
+        started + timedelta(days=3),
+    )
+    # Running, collecting toward its plan, and a treated fifth gone outside erasure.
+    running = experiment(20, now - timedelta(days=20), baseline_percent=30, min_lift_points=10)
+    others = bulk_learners(600, signed_up_at=started, prefix="run")
+    decide(running, others, now - timedelta(days=10), dedup_key="2026-W40")
+    gone = [x.pk for x in others if not held(rules.NEXT_STEP, x.pk, 20)][:200]
+    Learner.objects.filter(pk__in=gone).delete()
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    cookies = [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": site.url}]
+    pages = {
+        "experiment-form": reverse("admin:nudges_experiment_add"),
+        "experiment-list": reverse("admin:nudges_experiment_changelist"),
+        "report-answer": reverse("admin:nudges_experiment_report", args=[answered.pk]),
+        "report-collecting": reverse("admin:nudges_experiment_report", args=[running.pk]),
+    }
+    folder = os.environ.get("E2E_SCREENSHOTS")
+    texts = {}
+    for name, width, height in SIZES:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.add_cookies(cookies)
+        page = context.new_page()
+        for label, path in pages.items():
+            page.goto(site.url + path)
+            texts[label] = page.locator("#content").inner_text()
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{label} is {overflow}px wide at {width}px"
+            if folder:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(Path(folder) / f"{label}-{name}.png"), full_page=True)
+        context.close()
+    assert "The plan" in texts["experiment-form"]
+    assert "smallest lift found" in texts["experiment-form"].lower()
+    assert "The email raised it." in texts["report-answer"]
+    assert "Collecting:" in texts["report-collecting"]
+    assert "Sample ratio mismatch" in texts["report-collecting"]
+    for text in texts.values():
+        for code_name in ("held_out", "next_step", "self_assessment", "progress_14"):
+            assert code_name not in text
