@@ -17,8 +17,12 @@ class ApiView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # key, scope, rate limit first
         method = request.method.lower()
-        if method in self.http_method_names and hasattr(self, method):  # else 405
-            self.query = self._validated_query(request)
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # answered 405
+        if any("\x00" in str(value) for value in kwargs.values()):
+            # PostgreSQL refuses text containing NUL: a lookup by it would be a 500.
+            raise exceptions.ValidationError({"path": ["NUL characters are not accepted."]})
+        self.query = self._validated_query(request)
 
     def _validated_query(self, request) -> dict:
         """The query string, each parameter once, validated by ``query_serializer``. A

@@ -173,3 +173,14 @@ def test_the_schema_documents_the_rate_limit_fields(schema):
             )
             assert responses["429"]["headers"]["Retry-After"]["required"] is True
             assert "headers" not in responses["401"]
+
+
+def test_a_nul_anywhere_in_a_request_is_a_400_never_a_500(client, write_key):
+    # PostgreSQL refuses text containing NUL: found on PostgreSQL with a NUL in the email of
+    # the path (a 500); the body's text fields refuse it as DRF's CharField does.
+    for path in (f"{LIST}a%00b@example.com/", f"{LIST}a%00b@example.com/placement/"):
+        assert client.get(path, **bearer(write_key)).status_code == 400
+    assert put(client, f"{LIST}a%00b@example.com/", {}, write_key).status_code == 400
+    refused = put(client, f"{LIST}ab@example.com/", {"first_name": "A\x00"}, write_key)
+    assert "first_name" in errors(refused)
+    assert not Learner.objects.filter(user__email="ab@example.com").exists()

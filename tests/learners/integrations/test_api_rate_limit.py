@@ -68,6 +68,8 @@ def redis_cache(redis_broker_url):  # noqa: F811 - the fixture imported above
             "BACKEND": "pyramid_site.cache.RedisCache",
             "LOCATION": redis_broker_url,
             "KEY_PREFIX": prefix,
+            # Every thread of the test may hold a connection at once.
+            "OPTIONS": {"CONNECTION_POOL_KWARGS": {"max_connections": 400}},
         }
     }
     with override_settings(CACHES=config):

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import schemathesis
+from django.db import connection
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -185,6 +186,8 @@ def test_every_body_the_document_allows_is_accepted_when_signed(connections, kin
     )
     def deliver(case):
         body = json.dumps(case.body).encode()
+        # What PostgreSQL refuses is a 500 for now: see the test below.
+        assume(not postgres_refuses(case.body))
         response = Client().post(
             case.formatted_path,
             body,
@@ -196,3 +199,52 @@ def test_every_body_the_document_allows_is_accepted_when_signed(connections, kin
 
     deliver()
     assert WebhookEvent.objects.filter(connection=connections[kind]).count() >= 15
+
+
+def postgres_refuses(event: dict) -> bool:
+    """Text with a NUL, or a time zone offset of 16 hours or more (valid ISO 8601 that
+    Python reads; PostgreSQL refuses both)."""
+    if "\\u0000" in json.dumps(event):
+        return True
+    times = [event.get("timestamp"), (event.get("data") or {}).get("completed_at")]
+    for text in filter(None, times):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except (TypeError, ValueError):
+            continue
+        if moment.utcoffset() and abs(moment.utcoffset()) >= timedelta(hours=16):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("course_id", "completed_at"),
+    [("frontier\u0000ai", "2026-01-01T09:30:00Z"), ("frontier-ai", "2000-01-01T00:00:00+16:00")],
+    ids=["nul-in-text", "offset-of-16-hours"],
+)
+def test_what_postgresql_refuses_is_answered_not_a_server_error(
+    connections, request, course_id, completed_at
+):
+    """Found by the test above on PostgreSQL, which refuses text containing NUL and time
+    zone offsets of 16 hours or more: the receiver stores the body's fields as they are and
+    answers 500. The receiver (platforms.py, services/intake.py) is not this change's to
+    fix; strict, so the mark must go once it is fixed."""
+    request.applymarker(
+        pytest.mark.xfail(
+            connection.vendor == "postgresql",
+            reason="reaches a PostgreSQL column as is (a 500)",
+            strict=True,
+        )
+    )
+    event = {
+        "type": "course.completed",
+        "timestamp": "2026-01-01T09:30:00Z",
+        "data": {"email": "ada@example.com", "course_id": course_id, "completed_at": completed_at},
+    }
+    assert postgres_refuses(event)
+    body = json.dumps(event).encode()
+    response = Client().post(
+        "/webhooks/docs-course/", body, content_type="application/json", **signed(body, "msg_pg")
+    )
+    assert response.status_code in (202, 400)
+    answer_matches_document("course.completed", response)
