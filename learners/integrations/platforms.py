@@ -90,7 +90,12 @@ class Delivery:
 
 def kept_headers(headers: dict[str, str]) -> dict[str, str]:
     lower = {name.lower(): value for name, value in headers.items()}
-    return {name: lower[name][:500] for name in KEPT_HEADERS if name in lower}
+    return {name: _clean(lower[name])[:500] for name in KEPT_HEADERS if name in lower}
+
+
+def _clean(text: str) -> str:
+    """Text a database column takes: PostgreSQL refuses NUL in text and JSON."""
+    return text.replace("\x00", "")
 
 
 def occurred(delivery_time: datetime | None, received_at: datetime) -> datetime:
@@ -170,19 +175,21 @@ def _time(value) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC: ISO 8601 allows offsets PostgreSQL refuses (+16:00 and beyond).
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(value, limit: int = ID_LENGTH) -> str:
-    return "" if value is None or isinstance(value, dict | list) else str(value)[:limit]
+    return "" if value is None or isinstance(value, dict | list) else _clean(str(value))[:limit]
 
 
 def _email(value) -> str:
-    """An address as sent, whole; one longer than any valid address is no address."""
+    """An address as sent, whole; one longer than any valid address (or holding a NUL) is
+    no address."""
     text = "" if not isinstance(value, str) else value.strip().lower()
-    return text if len(text) <= EMAIL_LENGTH else ""
+    return text if len(text) <= EMAIL_LENGTH and "\x00" not in text else ""
 
 
 def _dict(value) -> dict:
