@@ -19,6 +19,10 @@ from django.utils import timezone as dj_timezone
 
 from .assessment import QUESTIONS, Kind, Question
 
+# RFC 5321's limit on a path, and the column's length: a longer address is refused
+# everywhere (forms, roster, API), never cut short.
+EMAIL_MAX_LENGTH = 254
+
 
 class UserManager(DjangoUserManager):
     """Users log in with their email address; there is no username."""
@@ -46,7 +50,7 @@ class UserManager(DjangoUserManager):
 
 class User(AbstractUser):
     username = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField("email address", unique=True, max_length=EMAIL_MAX_LENGTH)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -71,6 +75,24 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.email
+
+    @property
+    def is_privileged(self) -> bool:
+        """A staff or superuser account: see ``account_change_allowed``."""
+        return self.is_staff or self.is_superuser
+
+
+def account_change_allowed(*, account: User | None, actor: User | None) -> bool:
+    """Whether ``actor`` (None: an API key or a platform) may change ``account`` or its
+    learner profile, or take its personal data. Staff and superuser accounts are changed
+    only by a superuser or by themselves: an instructor could otherwise rename an admin,
+    reset their password or read their data. The one home of the rule for the admin, the
+    roster import and the API."""
+    if account is None or not account.is_privileged:
+        return True
+    if actor is None:
+        return False
+    return actor.is_superuser or actor.pk == account.pk
 
 
 def validate_timezone(value: str) -> None:

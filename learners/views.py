@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules, curriculum_version
+from pyramid_site.release import release
 
 from .forms import SelfAssessmentForm
 from .models import Learner
@@ -192,9 +193,10 @@ def _progress_body_html(learner: Learner) -> str:
 def progress_cache_key(learner: Learner, curriculum_version: str) -> str:
     """The cache key of the learner's progress page body. The body is the same for every
     request until the learner's data (``Learner.version``, bumped by every write through
-    the services and the roster import) or the curriculum (its version, a digest of the
-    rules) changes, so a stale body is never served."""
-    return f"progress-body:{learner.pk}:{learner.version}:{curriculum_version}"
+    the services and the roster import), the curriculum (its version, a digest of the
+    rules) or the release (the templates and code that draw it) changes, so a stale body
+    is never served."""
+    return f"progress-body:{release()}:{learner.pk}:{learner.version}:{curriculum_version}"
 
 
 def _done_flag(request: HttpRequest) -> bool | None:

@@ -444,7 +444,8 @@ def test_garbage_and_out_of_range_ids_are_404_and_change_nothing(client, enginee
 
     response = client.post(path, {"done": "1"})
 
-    assert response.status_code == 404
+    # A NUL in the path is refused before any view runs (400); any other garbage is 404.
+    assert response.status_code == (400 if "%00" in path else 404)
     assert snapshot(engineer) == before
 
 

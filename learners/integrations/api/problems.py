@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
-PROBLEM_TYPE = "about:blank"
-CONTENT_TYPE = "application/problem+json"
+from pyramid_site.problems import CONTENT_TYPE, PROBLEM_TYPE, problem, problem_response
+
+__all__ = ["CONTENT_TYPE", "PROBLEM_TYPE", "ProblemSerializer", "problem", "not_found"]
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -24,20 +23,6 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
-
-
-def problem(status: int, detail: str, *, instance: str = "", errors: dict | None = None) -> dict:
-    body = {
-        "type": PROBLEM_TYPE,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if instance:
-        body["instance"] = instance
-    if errors:
-        body["errors"] = errors
-    return body
 
 
 def _field_errors(data, prefix: str = "") -> dict[str, list[str]]:
@@ -82,8 +67,4 @@ def problem_exception_handler(exc, context):
 @csrf_exempt  # answers every method with a 404, writes nothing
 def not_found(request, *args, **kwargs) -> JsonResponse:
     """Any other address under /api/: a problem, never an HTML page."""
-    return JsonResponse(
-        problem(404, "There is no such API endpoint.", instance=request.get_full_path()),
-        status=404,
-        content_type=CONTENT_TYPE,
-    )
+    return problem_response(404, "There is no such API endpoint.", instance=request.get_full_path())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
@@ -10,7 +11,13 @@ from rest_framework.views import APIView
 
 from curriculum.models import Key, Module
 
-from ...models import CompletionSource, KeyCompletion, Learner, ModuleProgress
+from ...models import (
+    CompletionSource,
+    KeyCompletion,
+    Learner,
+    ModuleProgress,
+    account_change_allowed,
+)
 from ...selectors import learner_placement, learner_progress
 from ...services import key_set_done, module_set_done
 from ..selectors import learner_by_email, learners_filtered
@@ -50,7 +57,7 @@ def _learner(email: str, *, for_write: bool = False) -> Learner:
     learner = learner_by_email(email)
     if learner is None:
         raise exceptions.NotFound(f"No learner has the email “{email}”.")
-    if for_write and (learner.user.is_staff or learner.user.is_superuser):
+    if for_write and not account_change_allowed(account=learner.user, actor=None):
         raise exceptions.PermissionDenied("This is a staff account; the API does not change it.")
     return learner
 
@@ -61,6 +68,16 @@ def _invalid(error: DjangoValidationError) -> exceptions.ValidationError:
             {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
         )
     return exceptions.ValidationError({"done": error.messages})
+
+
+class LearnerDataView(APIView):
+    """An endpoint whose answers (errors included) name learners: no cache on the way
+    (a proxy, the client's HTTP cache) may keep them."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
 
 class LearnerFilterSerializer(serializers.Serializer):
@@ -82,7 +99,7 @@ class LearnerCursorPagination(pagination.CursorPagination):
     max_page_size = 500
 
 
-class LearnerListView(APIView):
+class LearnerListView(LearnerDataView):
     @extend_schema(
         operation_id="learners_list",
         summary="Learners, filtered by cohort, track, level and activity",
@@ -97,7 +114,7 @@ class LearnerListView(APIView):
         return paginator.get_paginated_response(LearnerSerializer(page, many=True).data)
 
 
-class LearnerView(APIView):
+class LearnerView(LearnerDataView):
     @extend_schema(
         operation_id="learners_retrieve",
         summary="A learner by email",
@@ -136,7 +153,7 @@ class LearnerView(APIView):
         return Response(data, status=status.HTTP_201_CREATED if result.created else 200)
 
 
-class PlacementView(APIView):
+class PlacementView(LearnerDataView):
     @extend_schema(
         operation_id="learners_placement",
         summary="A learner's placement: level, reasons and next steps",
@@ -179,7 +196,7 @@ def _done_state(learner: Learner, completion, result) -> dict:
     }
 
 
-class ModuleDoneView(APIView):
+class ModuleDoneView(LearnerDataView):
     @extend_schema(
         operation_id="learners_module_done",
         summary="Set whether the learner completed a module (idempotent)",
@@ -205,7 +222,7 @@ class ModuleDoneView(APIView):
         return Response(DoneStateSerializer(_done_state(learner, completion, result)).data)
 
 
-class KeyDoneView(APIView):
+class KeyDoneView(LearnerDataView):
     @extend_schema(
         operation_id="learners_key_done",
         summary="Set whether the learner completed a key to success (idempotent)",
