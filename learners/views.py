@@ -19,12 +19,12 @@ from django.views.decorators.http import require_GET, require_POST
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules, curriculum_version
-from pyramid_site.release import release
 
 from .forms import SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
 from .progress_page import lowering_warning, progress_body_context
+from .release import release
 from .services import (
     Recomputed,
     key_set_done,

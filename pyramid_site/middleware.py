@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.utils.text import smart_split
 
-from .problems import problem_response
+from learners.integrations.api.problems import problem_response
 
 
 class StaffMFAMiddleware:

@@ -386,7 +386,7 @@ def test_a_new_release_never_serves_the_old_releases_page(client, curriculum, se
 
 
 def test_the_release_defaults_to_a_digest_of_the_code_and_templates(settings):
-    from pyramid_site.release import release
+    from learners.release import release
 
     settings.RELEASE = ""
     assert len(release()) >= 12

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler
 
-from pyramid_site.problems import CONTENT_TYPE, PROBLEM_TYPE, problem, problem_response
+PROBLEM_TYPE = "about:blank"
+CONTENT_TYPE = "application/problem+json"
 
-__all__ = ["CONTENT_TYPE", "PROBLEM_TYPE", "ProblemSerializer", "problem", "not_found"]
+
+def problem(status: int, detail: str, *, instance: str = "", errors: dict | None = None) -> dict:
+    """The body; the one place it is built (the API's handler and 404, the webhook
+    receiver, and the middleware that refuses hostile input before any view runs)."""
+    body = {
+        "type": PROBLEM_TYPE,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    status: int, detail: str, *, instance: str = "", errors: dict | None = None
+) -> JsonResponse:
+    return JsonResponse(
+        problem(status, detail, instance=instance, errors=errors),
+        status=status,
+        content_type=CONTENT_TYPE,
+    )
 
 
 class ProblemSerializer(serializers.Serializer):
