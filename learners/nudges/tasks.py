@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from . import task_names
 from .services import handoff, sending, sweep
 
 
@@ -13,7 +14,9 @@ def retry_countdown(retries: int) -> float:
     return settings.NUDGE_RETRY_BASE_SECONDS * 2**retries
 
 
-@shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=sending.MAX_ATTEMPTS)
+@shared_task(
+    bind=True, name=task_names.SEND_CHUNK, acks_late=True, max_retries=sending.MAX_ATTEMPTS
+)
 def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
     report = sending.nudges_send(nudge_ids=nudge_ids)
     totals = {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
@@ -33,12 +36,12 @@ def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
     return totals
 
 
-@shared_task(name="nudges.sweep")
+@shared_task(name=task_names.SWEEP)
 def nudges_sweep() -> dict:
     report = sweep.nudges_sweep()
     return {"learners": report.learners, "chunks": report.chunks, "handed": report.handed}
 
 
-@shared_task(name="nudges.hand_pending")
+@shared_task(name=task_names.HAND_PENDING)
 def nudges_hand_pending() -> int:
     return handoff.nudges_hand_pending()

@@ -13,6 +13,8 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from learners.nudges import task_names as nudge_tasks
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -192,7 +194,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ("learners.nudges.tasks", "learners.privacy.tasks")
 CELERY_BEAT_SCHEDULE = {
     "nudges-sweep": {
-        "task": "nudges.sweep",
+        "task": nudge_tasks.SWEEP,
         "schedule": crontab(minute=0),
         "options": {"expires": 50 * 60},
     },
@@ -202,7 +204,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 100},
     },
     "nudges-hand-pending": {
-        "task": "nudges.hand_pending",
+        "task": nudge_tasks.HAND_PENDING,
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
