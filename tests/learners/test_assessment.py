@@ -136,3 +136,15 @@ def test_stored_answers_clear_the_other_track():
     assert stored["seen_as"] == ""
     assert set(stored) == set(assessment.FIELDS)
     assert set(assessment.cleared_answers().values()) == {None, ""}
+
+
+def test_each_track_has_exactly_one_currency_question():
+    from learners import assessment
+
+    for track in assessment.TRACKS:
+        currency = [q.name for q in assessment.questions_of(track) if q.currency]
+        assert currency == [assessment.CURRENCY[track]]
+    assert assessment.CURRENCY == {
+        "engineer": "annual_compensation",
+        "founder": "monthly_recurring_revenue",
+    }
