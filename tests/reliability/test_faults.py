@@ -334,7 +334,7 @@ def test_rate_limits_fail_open_while_redis_is_unreachable(settings, rf):
 def test_smtp_server_down_for_several_retry_rounds_then_up_sends_once(redis_broker_url, settings):
     """Nothing listens on the SMTP port (not a 451: the server is down) while the worker
     retries with backoff; the server comes up before the last attempt: sent exactly once."""
-    settings.NUDGE_RETRY_BASE_SECONDS = 0.5  # retries after 0.5, 1, 2, 4 s
+    # Retries after 1, 2, 4, 8 s (the test settings' NUDGE_RETRY_BASE_SECONDS).
     port = free_port()
     _point_email_at(settings, port)
     learner = make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO)
