@@ -5,11 +5,53 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 
-class Track(models.Model):
+class CurriculumQuerySet(models.QuerySet):
+    """Writes that send no model signal (``update``, ``delete`` of a queryset, the bulk
+    ones) drop the cached rules too, as a ``save`` does (``curriculum.apps``): every write
+    through the ORM is seen at once, not after the cache's timeout."""
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        _rules_changed()
+        return rows
+
+    def delete(self):
+        deleted = super().delete()
+        _rules_changed()
+        return deleted
+
+    def bulk_create(self, *args, **kwargs):
+        created = super().bulk_create(*args, **kwargs)
+        _rules_changed()
+        return created
+
+    def bulk_update(self, *args, **kwargs):
+        rows = super().bulk_update(*args, **kwargs)
+        _rules_changed()
+        return rows
+
+
+def _rules_changed() -> None:
+    from .selectors import curriculum_rules_forget
+
+    # Now, and again once the write is committed (a reader in between may have cached the
+    # rules as they were before it).
+    curriculum_rules_forget()
+    transaction.on_commit(curriculum_rules_forget)
+
+
+class CurriculumModel(models.Model):
+    objects = CurriculumQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Track(CurriculumModel):
     slug = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
     currency_metric = models.CharField(
@@ -37,7 +79,7 @@ class Track(models.Model):
         return self.name
 
 
-class Level(models.Model):
+class Level(CurriculumModel):
     number = models.PositiveSmallIntegerField(
         unique=True, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
@@ -63,7 +105,7 @@ class Level(models.Model):
         return f"{self.number} {self.name}"
 
 
-class TrackLevel(models.Model):
+class TrackLevel(CurriculumModel):
     """One level of one track: its band of the currency figure and the document's texts."""
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="track_levels")
@@ -96,7 +138,7 @@ class TrackLevel(models.Model):
         return f"{self.track.slug} {self.level.name}"
 
 
-class Stage(models.Model):
+class Stage(CurriculumModel):
     name = models.CharField(max_length=60, unique=True)
     order = models.PositiveSmallIntegerField(unique=True)
     summary = models.CharField(max_length=200, blank=True)
@@ -119,7 +161,7 @@ class Stage(models.Model):
         return [line for line in self.description.splitlines() if line.strip()]
 
 
-class Module(models.Model):
+class Module(CurriculumModel):
     number = models.PositiveSmallIntegerField(
         unique=True, validators=[MinValueValidator(1), MaxValueValidator(9)]
     )
@@ -143,7 +185,7 @@ class Module(models.Model):
         return f"Module {self.number}: {self.title}"
 
 
-class Symptom(models.Model):
+class Symptom(CurriculumModel):
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="symptoms")
     level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="symptoms")
     order = models.PositiveSmallIntegerField()
@@ -160,7 +202,7 @@ class Symptom(models.Model):
         return self.text
 
 
-class Key(models.Model):
+class Key(CurriculumModel):
     """A key to success: one actionable step of a track's level."""
 
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="keys")
@@ -192,7 +234,7 @@ class Key(models.Model):
         return f"{self.verb} {self.text}"
 
 
-class SuccessMetric(models.Model):
+class SuccessMetric(CurriculumModel):
     track = models.ForeignKey(Track, on_delete=models.CASCADE, related_name="success_metrics")
     from_level = models.ForeignKey(Level, on_delete=models.PROTECT, related_name="+")
     order = models.PositiveSmallIntegerField()
@@ -217,7 +259,7 @@ class SuccessMetric(models.Model):
         return self.text
 
 
-class SelfAssessmentQuestion(models.Model):
+class SelfAssessmentQuestion(CurriculumModel):
     track = models.ForeignKey(
         Track, on_delete=models.CASCADE, related_name="self_assessment_questions"
     )

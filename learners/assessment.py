@@ -35,6 +35,9 @@ class Question:
     document_question: int | None = None
     help_text: str = ""  # "{metric}" is replaced by the track's currency metric
     choices: tuple[tuple[str, str], ...] = ()  # CHOICE: (value, label)
+    # The track's currency metric, the figure the curriculum's bands and gates read (one
+    # question per track).
+    currency: bool = False
     yes: str = "Yes"  # YES_NO: the two answers as the learner reads them
     no: str = "No"
     required_message: str = "Please answer this question."
@@ -51,6 +54,7 @@ QUESTIONS: tuple[Question, ...] = (
         Kind.AMOUNT,
         "What is your current annual salary?",
         optional=True,
+        currency=True,
         help_text="Your {metric} in US dollars, one figure: 180k, $180,000 or 180000.",
     ),
     Question(
@@ -58,6 +62,7 @@ QUESTIONS: tuple[Question, ...] = (
         "founder",
         Kind.AMOUNT,
         "Monthly recurring revenue (MRR)",
+        currency=True,
         help_text="In US dollars, one figure (50k, $50,000 or 50000); 0 if you have no revenue.",
         required_message="Enter your MRR in US dollars (0 if pre-revenue).",
     ),
@@ -135,6 +140,10 @@ QUESTIONS: tuple[Question, ...] = (
 FIELDS: tuple[str, ...] = tuple(question.name for question in QUESTIONS)
 BY_NAME: dict[str, Question] = {question.name: question for question in QUESTIONS}
 TRACKS: tuple[str, ...] = tuple(dict.fromkeys(question.track for question in QUESTIONS))
+# Each track's currency question, by track.
+CURRENCY: dict[str, str] = {
+    question.track: question.name for question in QUESTIONS if question.currency
+}
 # The founders' "Ask yourself" question 2 (API costs as a share of revenue) is not asked:
 # the site works it out from the two amounts, and shows its wording as help.
 FOUNDER_SHARE_QUESTION = 2

@@ -17,7 +17,11 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone as dj_timezone
 
-from .assessment import QUESTIONS, Kind, Question
+from .assessment import BY_NAME
+
+# RFC 5321's limit on a path, and the column's length: a longer address is refused
+# everywhere (forms, roster, API), never cut short.
+EMAIL_MAX_LENGTH = 254
 
 
 class UserManager(DjangoUserManager):
@@ -46,7 +50,7 @@ class UserManager(DjangoUserManager):
 
 class User(AbstractUser):
     username = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField("email address", unique=True, max_length=EMAIL_MAX_LENGTH)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -71,6 +75,24 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.email
+
+    @property
+    def is_privileged(self) -> bool:
+        """A staff or superuser account: see ``account_change_allowed``."""
+        return self.is_staff or self.is_superuser
+
+
+def account_change_allowed(*, account: User | None, actor: User | None) -> bool:
+    """Whether ``actor`` (None: an API key or a platform) may change ``account`` or its
+    learner profile, or take its personal data. Staff and superuser accounts are changed
+    only by a superuser or by themselves: an instructor could otherwise rename an admin,
+    reset their password or read their data. The one home of the rule for the admin, the
+    roster import and the API."""
+    if account is None or not account.is_privileged:
+        return True
+    if actor is None:
+        return False
+    return actor.is_superuser or actor.pk == account.pk
 
 
 def validate_timezone(value: str) -> None:
@@ -108,8 +130,20 @@ class Learner(models.Model):
     nudges_enabled = models.BooleanField(default=True)
     assessment_submitted_at = models.DateTimeField(null=True, blank=True)
 
-    # The self-assessment's answers: one field per question of learners.assessment,
-    # added below the class.
+    # The self-assessment's answers: one field per question of learners.assessment, in its
+    # order, of its kind (amount: whole dollars; yes/no; a choice). A test ties them to
+    # QUESTIONS (tests/learners/test_assessment.py); a new question is a field here too.
+    annual_compensation = models.PositiveBigIntegerField(null=True, blank=True)
+    monthly_recurring_revenue = models.PositiveBigIntegerField(null=True, blank=True)
+    monthly_api_cost = models.PositiveBigIntegerField(null=True, blank=True)
+    can_explain_concepts = models.BooleanField(null=True, blank=True)
+    can_implement_from_scratch = models.BooleanField(null=True, blank=True)
+    deployed_at_scale = models.BooleanField(null=True, blank=True)
+    seen_as = models.CharField(max_length=16, choices=BY_NAME["seen_as"].choices, blank=True)
+    leads_initiatives = models.BooleanField(null=True, blank=True)
+    owns_model_weights = models.BooleanField(null=True, blank=True)
+    replicable_by_competitors = models.BooleanField(null=True, blank=True)
+    investor_fundable = models.BooleanField(null=True, blank=True)
 
     # Kept from the placement rule so that lists can filter and count by level.
     level = models.PositiveSmallIntegerField(
@@ -140,19 +174,6 @@ class Learner(models.Model):
     @property
     def has_assessment(self) -> bool:
         return self.assessment_submitted_at is not None
-
-
-def _answer_field(question: Question) -> models.Field:
-    if question.kind is Kind.AMOUNT:
-        return models.PositiveBigIntegerField(null=True, blank=True)
-    if question.kind is Kind.YES_NO:
-        return models.BooleanField(null=True, blank=True)
-    return models.CharField(max_length=16, choices=question.choices, blank=True)
-
-
-# A new question is one declaration in learners.assessment plus a migration.
-for _question in QUESTIONS:
-    Learner.add_to_class(_question.name, _answer_field(_question))
 
 
 class CompletionSource(models.TextChoices):

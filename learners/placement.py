@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from curriculum.rules import BandRule, CurriculumRules, KeyRule, TrackRules
 
-from .assessment import QUESTIONS, blank
+from .assessment import BY_NAME, CURRENCY, QUESTIONS, blank, is_blank
 
 MAX_LEVEL = 4
 
@@ -181,9 +181,9 @@ def answers_holding_down(profile: Profile, target: int) -> tuple[str, ...]:
 
 
 def currency_amount(profile: Profile) -> int | None:
-    if profile.track == "founder":
-        return profile.monthly_recurring_revenue
-    return profile.annual_compensation
+    """The learner's answer to their track's currency question (None: no track or no answer)."""
+    name = CURRENCY.get(profile.track or "")
+    return getattr(profile, name) if name else None
 
 
 def keys_required(rules: TrackRules, level: int) -> int:
@@ -353,8 +353,10 @@ def _next_steps(
 
 
 def _api_cost_share(profile: Profile) -> Decimal | None:
-    if profile.track != "founder" or profile.monthly_api_cost is None:
+    # The API costs' share of the track's revenue, on the track that asks for those costs.
+    revenue = currency_amount(profile)
+    if BY_NAME["monthly_api_cost"].track != profile.track:
         return None
-    if not profile.monthly_recurring_revenue:
+    if is_blank(profile.monthly_api_cost) or not revenue:
         return None
-    return Decimal(profile.monthly_api_cost) / Decimal(profile.monthly_recurring_revenue)
+    return Decimal(profile.monthly_api_cost) / Decimal(revenue)

@@ -4,7 +4,6 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
     path("nudges/", include("learners.nudges.urls")),
     path("profile/", views.profile, name="profile"),
     path("profile/privacy/", include("learners.privacy.urls")),

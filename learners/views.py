@@ -9,8 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,6 +23,7 @@ from .forms import SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
 from .progress_page import lowering_warning, progress_body_context
+from .release import release
 from .services import (
     Recomputed,
     key_set_done,
@@ -44,16 +44,6 @@ PROGRESS_CACHE_SECONDS = 24 * 60 * 60
 # What the progress view reads of the learner to find their cached page (the rest of the
 # row is read only to render it).
 PROGRESS_KEY_FIELDS = ("pk", "version", "track", "assessment_submitted_at")
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database answers, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any database failure means unhealthy
-        return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
 
 
 @require_GET
@@ -192,9 +182,10 @@ def _progress_body_html(learner: Learner) -> str:
 def progress_cache_key(learner: Learner, curriculum_version: str) -> str:
     """The cache key of the learner's progress page body. The body is the same for every
     request until the learner's data (``Learner.version``, bumped by every write through
-    the services and the roster import) or the curriculum (its version, a digest of the
-    rules) changes, so a stale body is never served."""
-    return f"progress-body:{learner.pk}:{learner.version}:{curriculum_version}"
+    the services and the roster import), the curriculum (its version, a digest of the
+    rules) or the release (the templates and code that draw it) changes, so a stale body
+    is never served."""
+    return f"progress-body:{release()}:{learner.pk}:{learner.version}:{curriculum_version}"
 
 
 def _done_flag(request: HttpRequest) -> bool | None:

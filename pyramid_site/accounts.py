@@ -18,7 +18,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
@@ -26,6 +26,27 @@ from .client_ip import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        # allauth cuts a longer address to the field's length (and would confirm the cut
+        # one); every form that takes an address (signup, add an address) asks here.
+        from learners.models import EMAIL_MAX_LENGTH
+
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise ValidationError(
+                f"An email address is at most {EMAIL_MAX_LENGTH} characters; "
+                f"this one has {len(email)}."
+            )
+        return super().clean_email(email)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # Every account email (signup confirmation, "no account", "already exists",
+        # password reset, invitations) goes through here: none to an erased address.
+        from learners.privacy.selectors import suppressed_emails
+
+        if suppressed_emails([email]):
+            return
+        super().send_mail(template_prefix, email, context)
+
     def get_login_redirect_url(self, request) -> str:
         user = request.user
         if user.is_staff:

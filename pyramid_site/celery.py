@@ -13,3 +13,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pyramid_site.settings.local")
 app = Celery("pyramid_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A package's tasks that is not an app of its own (the roster import's, beside its jobs).
+app.autodiscover_tasks(["learners.roster"])

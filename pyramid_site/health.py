@@ -1,6 +1,6 @@
-"""Readiness: is every part the site depends on up? For operators and monitoring.
+"""Health and readiness: is every part the site depends on up? For operators and monitoring.
 
-``/healthz`` stays the load balancer's cheap probe (the database only). ``/readyz`` checks
+``/healthz`` is the load balancer's cheap probe (the database only, public). ``/readyz`` checks
 the database, the cache, the Celery broker, when beat's nudge sweep last ran and how many
 tasks wait in the queue; it answers 503 when a part is down. Staff only, or a monitoring
 system with ``Authorization: Bearer <DJANGO_READINESS_TOKEN>``.
@@ -23,8 +23,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from learners.nudges.task_names import SWEEP as SWEEP_TASK
+
 LAST_SWEEP_KEY = "ops:last-nudge-sweep"
-SWEEP_TASK = "nudges.sweep"
 # Beat runs the sweep hourly: more than two hours without one means beat (or every worker)
 # is down.
 SWEEP_STALE_SECONDS = 2 * 60 * 60
@@ -47,10 +48,21 @@ def _timed(check) -> dict:
 
 
 def _database() -> dict:
+    """The one database probe, of /healthz and /readyz."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return {"ok": True}
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database answers, 503 otherwise (the error's kind only: the probe is
+    public)."""
+    database = _timed(_database)
+    if not database["ok"]:
+        return JsonResponse({"status": "error", "database": database["error"]}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
 
 
 def _cache() -> dict:

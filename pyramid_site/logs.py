@@ -24,7 +24,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Logs name people by id only; an address that reaches a log line anyway (an exception's
 # text, a library's message) is replaced.
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Letters of any script (\w): internationalised addresses (RFC 6531) such as max@müller.de.
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 REDACTED = "<email>"
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)

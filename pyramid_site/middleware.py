@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.utils.text import smart_split
+
+from learners.integrations.api.problems import problem_response
 
 
 class StaffMFAMiddleware:
@@ -69,19 +71,32 @@ MAX_ADMIN_SEARCH_CHARACTERS = 200
 MAX_ADMIN_SEARCH_WORDS = 10
 
 
+# The years Python's dates hold: an admin filter such as ``?created_at__year=0`` would
+# otherwise fail building the query's bounds (a 500).
+YEARS = range(1, 10000)
+
+
 class RejectHostileInputMiddleware:
-    """400 Bad Request, before any view runs, for input no page takes and that would reach
-    the database as an error (a 500): a NUL character in the query string or a form
-    (PostgreSQL refuses text containing one), and an overlong search on an admin list
-    (refused, never silently cut short)."""
+    """Before any view runs, refuse input no page takes and that would reach the database
+    or Python's dates as an error (a 500): 400 for a NUL character in the path, the query
+    string or a form (PostgreSQL refuses text containing one), an overlong search on an
+    admin list (refused, never silently cut short) and an admin date filter on a year
+    outside 1-9999; 413 for an API body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django would
+    answer an HTML 400 when the view reads it)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         query = request.META.get("QUERY_STRING", "")
-        if "\x00" in query or "%00" in query:
+        if "\x00" in request.path_info or "\x00" in query or "%00" in query:
             return _bad_request(request, "NUL characters are not accepted.")
+        if _is_api(request) and _content_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return problem_response(
+                413,
+                f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                instance=request.path,
+            )
         # Form posts only: reading a multipart body here would fix its upload handlers.
         if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
             values = [v for key in request.POST for v in [key, *request.POST.getlist(key)]]
@@ -96,12 +111,42 @@ class RejectHostileInputMiddleware:
                     f"A search is at most {MAX_ADMIN_SEARCH_WORDS} words and "
                     f"{MAX_ADMIN_SEARCH_CHARACTERS} characters."
                 )
+            if not all(_year_in_range(key, request.GET.getlist(key)) for key in request.GET):
+                return HttpResponseBadRequest(
+                    f"A year is a whole number from {YEARS.start} to {YEARS.stop - 1}."
+                )
         return self.get_response(request)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _year_in_range(key: str, values: list[str]) -> bool:
+    """True unless ``key`` is a lookup on a year (``date__year``, ``date__iso_year__gte``)
+    whose value is not a year Python's dates hold (any other bad value the admin refuses
+    itself)."""
+    if not {"year", "iso_year"} & set(key.split("__")[1:]):
+        return True
+    for value in values:
+        try:
+            year = int(value)
+        except ValueError:
+            continue
+        if year not in YEARS:
+            return False
+    return True
 
 
 def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
     """A 400; under /api/ as RFC 9457 problem details, as the API answers every error."""
-    if request.path_info.startswith("/api/"):
-        body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": message}
-        return JsonResponse(body, status=400, content_type="application/problem+json")
+    if _is_api(request):
+        return problem_response(400, message, instance=request.path)
     return HttpResponseBadRequest(message)

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from learners.admin.dashboard import dashboard_view
-from pyramid_site.health import readiness_view
+from pyramid_site.health import healthz, readiness_view
 
 urlpatterns = [
     path(
@@ -13,6 +13,7 @@ urlpatterns = [
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("healthz", healthz, name="healthz"),
     path("readyz", readiness_view, name="readyz"),
     path("api/", include("learners.integrations.api.urls")),
     path("webhooks/", include("learners.integrations.urls")),

@@ -23,6 +23,7 @@ from ..models import (
     KeyCompletion,
     Learner,
     ModuleProgress,
+    account_change_allowed,
 )
 from ..nudges.selectors import learners_opted_out_themselves
 from ..privacy.admin import erase_accounts, export_personal_data
@@ -250,6 +251,12 @@ class LearnerAdmin(admin.ModelAdmin):
         return "" if obj.nudges_enabled else "opted out"
 
     # The change form -----------------------------------------------------------------
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A staff member's or site admin's profile: the same rule as the roster and the API.
+        if obj is not None and not account_change_allowed(account=obj.user, actor=request.user):
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         # Only the questions of the learner's track (a new learner or one without a track:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from ..onboarding.models import RosterImport
+from ..onboarding.selectors import roster_imports_visible_to
 from ..roster import jobs, roster_import
 
 
@@ -116,7 +116,7 @@ def roster_import_status_view(model_admin, request: HttpRequest, roster_import_i
     """A background import, followed by the instructor until it ends (the page refreshes)."""
     if not (model_admin.has_add_permission(request) and model_admin.has_change_permission(request)):
         raise PermissionDenied
-    job = get_object_or_404(RosterImport, pk=roster_import_id)
+    job = get_object_or_404(roster_imports_visible_to(request.user), pk=roster_import_id)
     progress = None if job.finished else jobs.roster_import_job_progress(job.pk)
     context = {
         **model_admin.admin_site.each_context(request),

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 
 from ..models import (
     User,
+    account_change_allowed,
 )
 from ..services import user_change_email
 
@@ -120,9 +121,8 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         # An instructor could otherwise reset a site admin's password and become one.
-        if obj is not None and not request.user.is_superuser:
-            if (obj.is_staff or obj.is_superuser) and obj.pk != request.user.pk:
-                return False
+        if not account_change_allowed(account=obj, actor=request.user):
+            return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:

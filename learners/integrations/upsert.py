@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from ..models import Learner
+from ..models import Learner, account_change_allowed
 from ..roster.columns import COLUMNS
 from ..roster.parse import CurriculumIndex, RowParser, users_by_email
 from ..roster.plan import plan_rows
@@ -43,7 +43,7 @@ def learner_upsert(*, values: dict[str, str]) -> Upserted:
     email = cells["email"].lower()
     users = users_by_email({email}) if email else {}
     user = users.get(email)
-    if user is not None and (user.is_staff or user.is_superuser):
+    if not account_change_allowed(account=user, actor=None):
         raise UpsertInvalid({"email": ["This is a staff account; the API does not change it."]})
     curriculum = CurriculumIndex()
     row, found = RowParser(curriculum, users).parse(1, cells)

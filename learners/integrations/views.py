@@ -3,13 +3,13 @@ processes it."""
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from pyramid_site.client_ip import client_ip
-
-from .api.problems import CONTENT_TYPE, problem
+from .api.problems import problem_response
 from .services.intake import webhook_receive
 
 
@@ -18,6 +18,15 @@ def _declared_size(request: HttpRequest) -> int:
         return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
         return 0
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    """The project's one reading of the client's address (trusted proxies only), the one
+    the sign-in rate limits use."""
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # no address at all
+        return None
 
 
 @csrf_exempt  # authenticated by the platform's signature or the URL's token instead
@@ -29,13 +38,11 @@ def webhook(request: HttpRequest, connection: str, token: str = "") -> JsonRespo
         declared_size=_declared_size(request),
         read_body=lambda: request.body,
         headers=dict(request.headers),
-        client_ip=client_ip(request),
+        client_ip=_client_ip(request),
     )
     if receipt.status >= 400:
-        response = JsonResponse(
-            problem(receipt.status, receipt.detail, instance=f"/webhooks/{connection}/"),
-            status=receipt.status,
-            content_type=CONTENT_TYPE,
+        response = problem_response(
+            receipt.status, receipt.detail, instance=f"/webhooks/{connection}/"
         )
         if receipt.retry_after is not None:
             response["Retry-After"] = str(receipt.retry_after)

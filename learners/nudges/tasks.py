@@ -3,42 +3,48 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import Retry
 from django.conf import settings
 
+from . import task_names
 from .services import handoff, sending, sweep
 
 
-def retry_countdown(retries: int) -> float:
-    """Exponential backoff: base, 2 x base, 4 x base ... seconds."""
-    return settings.NUDGE_RETRY_BASE_SECONDS * 2**retries
+class ChunkLeftPending(Exception):  # noqa: N818 - a state to retry, not an error
+    """Some of the chunk's nudges met a temporary failure (the SMTP server down or
+    answering 4xx) and are pending again: Celery runs the chunk again after a backoff (its
+    rows sent meanwhile are no longer pending and are left alone)."""
 
 
-@shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=sending.MAX_ATTEMPTS)
-def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
+@shared_task(
+    bind=True,
+    name=task_names.SEND_CHUNK,
+    acks_late=True,
+    autoretry_for=(ChunkLeftPending,),
+    max_retries=sending.MAX_ATTEMPTS,
+    # Celery's exponential backoff: base, 2 x base, 4 x base ... seconds (whole seconds, at
+    # least 1), no jitter (one chunk per task), read when the worker loads the task.
+    retry_backoff=settings.NUDGE_RETRY_BASE_SECONDS,
+    retry_backoff_max=settings.NUDGE_RETRY_BASE_SECONDS * 2**sending.MAX_ATTEMPTS,
+    retry_jitter=False,
+)
+def nudges_send_chunk(self, nudge_ids: list[int]) -> dict | Retry:
     report = sending.nudges_send(nudge_ids=nudge_ids)
-    totals = {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
-    if self.request.is_eager:
-        # No broker (the embedded default): retry in place, without waiting. (Celery's own
-        # eager retry raises ``Retry`` into the caller when eager errors propagate.)
-        retries = 0
-        while report.retry_ids and retries < self.max_retries:
-            retries += 1
-            report = sending.nudges_send(nudge_ids=report.retry_ids)
-            totals["sent"] += report.sent
-            totals["skipped"] += report.skipped
-            totals["failed"] += report.failed
-        return totals
     if report.retry_ids and self.request.retries < self.max_retries:
-        raise self.retry(args=(report.retry_ids,), countdown=retry_countdown(self.request.retries))
-    return totals
+        if self.request.is_eager:
+            # In-process (no broker): Celery's eager apply runs a returned retry at once,
+            # where a raised one would reach the caller (eager errors propagate here).
+            return self.retry(throw=False)
+        raise ChunkLeftPending(report.retry_ids)
+    return {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
 
 
-@shared_task(name="nudges.sweep")
+@shared_task(name=task_names.SWEEP)
 def nudges_sweep() -> dict:
     report = sweep.nudges_sweep()
     return {"learners": report.learners, "chunks": report.chunks, "handed": report.handed}
 
 
-@shared_task(name="nudges.hand_pending")
+@shared_task(name=task_names.HAND_PENDING)
 def nudges_hand_pending() -> int:
     return handoff.nudges_hand_pending()

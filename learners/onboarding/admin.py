@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from .models import Invitation, InvitationStatus, RosterImport
-from .selectors import invitations_with_acceptance
+from .selectors import invitations_with_acceptance, roster_imports_visible_to
 from .services import invitations_resend
 
 
@@ -100,6 +100,10 @@ class RosterImportAdmin(admin.ModelAdmin):
         "report",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # Each instructor follows their own imports (see the selector for why).
+        return roster_imports_visible_to(request.user)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from ..roster.jobs import roster_import_job_run
 from .services import invitations_send
 
 
@@ -12,8 +11,3 @@ from .services import invitations_send
 def invitations_send_task(invitation_ids: list[int]) -> dict:
     report = invitations_send(invitation_ids=invitation_ids)
     return {"sent": report.sent, "failed": report.failed}
-
-
-@shared_task(name="onboarding.import_roster", acks_late=True)
-def roster_import_task(roster_import_id: int) -> str:
-    return roster_import_job_run(roster_import_id=roster_import_id)

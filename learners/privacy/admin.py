@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ..models import Learner
+from ..models import Learner, account_change_allowed
 from .selectors import learner_data_export
 from .services import account_erase
 from .views import export_response
@@ -40,6 +40,13 @@ def export_personal_data(modeladmin, request, queryset):
         )
         return None
     learner = learners[0]
+    if not account_change_allowed(account=learner.user, actor=request.user):
+        modeladmin.message_user(
+            request,
+            "This is a staff account: only a superuser may export its data.",
+            messages.ERROR,
+        )
+        return None
     _log(request, learner, CHANGE, "Exported the learner's personal data.")
     logger.info("personal data exported: learner %s by staff user %s", learner.pk, request.user.pk)
     stamp = timezone.now().strftime("%Y%m%d")

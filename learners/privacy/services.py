@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -54,16 +56,59 @@ def account_erase(*, user: User, actor: User | None = None) -> None:
                 content_type=ContentType.objects.get_for_model(model), object_id=str(pk)
             ).update(object_repr=ERASED, change_message="")
     scrubbed = webhook_events_scrub(addresses=addresses)
+    sessions = sessions_end(user_id=user_id, addresses=addresses)
     if learner is not None:
         learner.delete()
     user.delete()
     logger.info(
-        "account erased: user %s learner %s by %s; %s unmatched webhook events scrubbed",
+        "account erased: user %s learner %s by %s; %s unmatched webhook events scrubbed; "
+        "%s sessions ended",
         user_id,
         learner_id,
         f"staff user {actor.pk}" if actor is not None else "the account holder",
         scrubbed,
+        sessions,
     )
+
+
+def sessions_end(*, user_id: int, addresses: set[str], batch_size: int = 2000) -> int:
+    """End every unexpired session signed in as ``user_id`` or holding one of
+    ``addresses`` (a signup waiting for its confirmation, a flash message): the row and
+    its copy in the cache (``cached_db``). Session data is signed and may be compressed,
+    so each unexpired session is decoded; erasure is rare and the table holds at most
+    ``SESSION_COOKIE_AGE`` of sessions, read in batches. Returns how many."""
+    from django.contrib.sessions.models import Session
+
+    engine = import_module(settings.SESSION_ENGINE)
+    user_id_text = str(user_id)
+    wanted = {address.lower() for address in addresses if address}
+    ended = 0
+    unexpired = Session.objects.filter(expire_date__gt=timezone.now()).order_by("pk")
+    last = ""
+    while True:
+        batch = list(unexpired.filter(pk__gt=last).values_list("pk", "session_data")[:batch_size])
+        if not batch:
+            return ended
+        last = batch[-1][0]
+        for session_key, session_data in batch:
+            store = engine.SessionStore(session_key=session_key)
+            data = store.decode(session_data)
+            if str(data.get("_auth_user_id")) == user_id_text or _mentions(data, wanted):
+                store.delete(session_key)
+                ended += 1
+
+
+def _mentions(data, addresses: set[str]) -> bool:
+    """Whether any text in the session's data holds one of ``addresses``. Flash messages
+    are kept as JSON text, where a non-ASCII address is escaped."""
+    if isinstance(data, dict):
+        return any(_mentions(value, addresses) for value in data.values())
+    if isinstance(data, list | tuple):
+        return any(_mentions(value, addresses) for value in data)
+    if not isinstance(data, str):
+        return False
+    text = data.lower()
+    return any(address in text or json.dumps(address)[1:-1] in text for address in addresses)
 
 
 def webhook_events_scrub(*, addresses: set[str]) -> int:

@@ -30,7 +30,7 @@ def progress_key(roster_import_id: int) -> str:
 
 def roster_import_job_start(*, content: str, rows: int, invite: bool, created_by: User) -> int:
     """Record a confirmed import and hand it to a worker after the commit; returns its id."""
-    from ..onboarding.tasks import roster_import_task
+    from .tasks import roster_import_task
 
     job = RosterImport.objects.create(
         content=content, rows=rows, invite=invite, created_by=created_by

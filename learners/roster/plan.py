@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from curriculum.models import Track
 
 from .. import assessment
-from ..models import Cohort, Learner, User
+from ..models import Cohort, Learner, User, account_change_allowed
 from ..nudges.selectors import learners_opted_out_themselves
 from ..selectors import progress_by_learner
 from .columns import BATCH_SIZE, RowError
@@ -44,8 +44,6 @@ def staff_row_errors(rows: list[ParsedRow], users: dict[str, User], actor: User 
     """Rows naming a staff or superuser account, as errors, unless a superuser imports: an
     instructor's import must not rename an admin or give them a learner profile (the admin
     refuses instructors the same change)."""
-    if actor is not None and actor.is_superuser:
-        return []
     return [
         RowError(
             row.line,
@@ -53,7 +51,7 @@ def staff_row_errors(rows: list[ParsedRow], users: dict[str, User], actor: User 
             "this address belongs to a staff account: only a superuser's import may change it",
         )
         for row in rows
-        if (user := users.get(row.email)) is not None and (user.is_staff or user.is_superuser)
+        if not account_change_allowed(account=users.get(row.email), actor=actor)
     ]
 
 

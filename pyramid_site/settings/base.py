@@ -13,6 +13,8 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from learners.nudges import task_names as nudge_tasks
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -192,7 +194,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ("learners.nudges.tasks", "learners.privacy.tasks")
 CELERY_BEAT_SCHEDULE = {
     "nudges-sweep": {
-        "task": "nudges.sweep",
+        "task": nudge_tasks.SWEEP,
         "schedule": crontab(minute=0),
         "options": {"expires": 50 * 60},
     },
@@ -202,7 +204,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 100},
     },
     "nudges-hand-pending": {
-        "task": "nudges.hand_pending",
+        "task": nudge_tasks.HAND_PENDING,
         "schedule": 5 * 60.0,
         "options": {"expires": 4 * 60},
     },
@@ -251,6 +253,14 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions are written through to the database and read from the cache: a signed-in
 # request costs no session query while the cache holds it (with Redis down, the database).
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Flash messages ("Confirmation email sent to ...") live in the session, not in a cookie
+# that would carry the person's address to every proxy and log on the way (and outlive
+# an erasure, which ends the sessions).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# The release (e.g. the commit a deploy ships): part of the cached pages' keys, so a deploy
+# never serves a body the previous release cached. Unset: a digest of the code and templates.
+RELEASE = env.str("RELEASE", default="")
 
 # Work is done in chunks of this many learners (recompute, nudge sweep).
 LEARNER_CHUNK_SIZE = env.int("LEARNER_CHUNK_SIZE", default=1000)
@@ -326,7 +336,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["learners.integrations.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["learners.integrations.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "learners.integrations.api.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

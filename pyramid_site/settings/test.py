@@ -16,6 +16,8 @@ STORAGES = {
 # Tests decide per test whether tasks go to a real broker; by default they run in-process.
 CELERY_BROKER_URL = env.str("REDIS_URL", default="") or "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
+# Nudge retries after 1, 2, 4 ... s (Celery's backoff counts whole seconds, at least 1).
+NUDGE_RETRY_BASE_SECONDS = 1
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Serve static files from the source folders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True

@@ -136,3 +136,36 @@ def test_stored_answers_clear_the_other_track():
     assert stored["seen_as"] == ""
     assert set(stored) == set(assessment.FIELDS)
     assert set(assessment.cleared_answers().values()) == {None, ""}
+
+
+def test_each_track_has_exactly_one_currency_question():
+    from learners import assessment
+
+    for track in assessment.TRACKS:
+        currency = [q.name for q in assessment.questions_of(track) if q.currency]
+        assert currency == [assessment.CURRENCY[track]]
+    assert assessment.CURRENCY == {
+        "engineer": "annual_compensation",
+        "founder": "monthly_recurring_revenue",
+    }
+
+
+def test_the_learner_model_declares_one_field_per_question_of_its_kind():
+    from django.db import models
+
+    from learners import assessment
+    from learners.models import Learner
+
+    expected = {
+        assessment.Kind.AMOUNT: (models.PositiveBigIntegerField, True),
+        assessment.Kind.YES_NO: (models.BooleanField, True),
+        assessment.Kind.CHOICE: (models.CharField, False),
+    }
+    for question in assessment.QUESTIONS:
+        field = Learner._meta.get_field(question.name)
+        kind, null = expected[question.kind]
+        assert type(field) is kind and (field.null, field.blank) == (null, True), question.name
+        assert tuple(field.choices or ()) == question.choices, question.name
+    declared = [f.name for f in Learner._meta.fields]
+    answers = [name for name in declared if name in assessment.FIELDS]
+    assert answers == list(assessment.FIELDS)  # in the questions' order, none missing

@@ -2,13 +2,15 @@
 unticking keys and modules against gunicorn on PostgreSQL; zero server errors, and the
 database agrees exactly with the last successful request of each learner.
 
-CI runs it for ``RELIABILITY_LOAD_SECONDS`` (15 s); ``bench/soak.py`` runs the 60-second
-version and records the figures.
+Each client makes ``RELIABILITY_REQUESTS`` requests (30) however long they take, so a busy
+machine makes the test slower, never red: it asserts invariants only. Speed is the
+bench's: ``bench/soak.py`` runs the 60-second version and records the figures.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 
@@ -38,7 +40,8 @@ pytestmark = [
 
 CLIENTS = 50
 LEARNERS = 40  # ten of them in two browsers at once, their items split between the two
-SECONDS = float(os.environ.get("RELIABILITY_LOAD_SECONDS", "15"))
+REQUESTS = int(os.environ.get("RELIABILITY_REQUESTS", "30"))  # per client
+HANG_SECONDS = 120.0
 
 
 def test_fifty_clients_ticking_and_unticking_lose_nothing(postgres):
@@ -48,7 +51,9 @@ def test_fifty_clients_ticking_and_unticking_lose_nothing(postgres):
     start = State.read(pk for pk, _ in learners)
 
     with Gunicorn({"DATABASE_URL": database_url(postgres), "REDIS_URL": ""}) as server:
-        outcomes = run_load(server.url, plans, seconds=SECONDS)
+        # The timeout guards against a hang only: on a busy machine a request may queue
+        # behind the 49 others for many seconds, which is the bench's business.
+        outcomes = run_load(server.url, plans, requests=REQUESTS, timeout=HANG_SECONDS)
         log = server.log()
 
     measured = figures(outcomes)
@@ -56,14 +61,15 @@ def test_fifty_clients_ticking_and_unticking_lose_nothing(postgres):
     assert measured.server_errors == 0, log
     assert measured.no_answer == 0, [o.error for o in outcomes if not o.status][:5]
     assert set(measured.statuses) <= {200, 302}, measured.statuses
-    assert measured.posts >= 10 * CLIENTS  # every client had its turns
+    # Every client made all its requests, each answered.
+    assert Counter(o.client for o in outcomes) == dict.fromkeys(range(CLIENTS), REQUESTS)
 
     verdict = check_nothing_lost(plans, outcomes, start=start)
     print(f"concurrency: {verdict.line()}")
     assert verdict.problems == []
     assert verdict.uncertain_items == 0
-    # The run moved levels both ways, so the history check had something to check (about
-    # 4 per learner on a quiet machine; a loose floor so a slow CI machine does not fail).
+    # The run moved levels both ways, so the history check had something to check (the
+    # requests are the same on any machine; a loose floor for the interleavings).
     assert verdict.level_changes >= LEARNERS // 4
     assert verdict.histories_replayed == LEARNERS - (CLIENTS - LEARNERS)
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from celery.signals import task_postrun
 from django.utils import timezone
 
 from curriculum.selectors import curriculum_rules
@@ -59,23 +60,25 @@ SERVER_APP = "reliability-gunicorn"  # application_name of the server's PostgreS
 
 # --- PostgreSQL going away during load ---------------------------------------------------
 
-LOAD_SECONDS = 10.0
-DOWN_AT = 3.0  # seconds into the load
-DOWN_FOR = 3.0
 REQUEST_TIMEOUT = 8.0  # a request hanging longer than this is a failure of the test
-RECOVERY = 1.0  # requests started this long after PostgreSQL is back must succeed
+# Guards against a hang, not measures: each step of the outage waits for an event.
+STEP_TIMEOUT = 120.0
 
 
 class Outage:
-    """Takes PostgreSQL away from the server at ``DOWN_AT`` for ``DOWN_FOR`` seconds, in a
-    thread, and probes /healthz while it is away."""
+    """Takes PostgreSQL away from the server and brings it back, driven by what the clients
+    see rather than by a clock: once every client has had a success, PostgreSQL goes away;
+    once a request has failed and /healthz answered 503, it comes back; once every client
+    has had a success after that, the load stops."""
 
     def __init__(self, how: str, postgres: dict, proxy: TcpProxy, server_url: str) -> None:
         self.how, self.postgres, self.proxy, self.server_url = how, postgres, proxy, server_url
         self.down_at = self.up_at = 0.0
         self.cut = 0
         self.health_while_down: int | None = None
-        self.health_seconds = 0.0
+        self.live: list[list] = []
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _admin(self):
@@ -83,31 +86,54 @@ class Outage:
         maintenance = {**self.postgres, "NAME": "postgres"}
         return psycopg.connect(database_url(maintenance), autocommit=True)
 
+    def _outcomes(self) -> list:
+        return [outcome for client in self.live for outcome in list(client)]
+
+    def _every_client_succeeded_after(self, moment: float) -> bool:
+        succeeded = {o.client for o in self._outcomes() if o.ok and o.started > moment}
+        return len(self.live) > 0 and succeeded == set(range(len(self.live)))
+
     def _run(self) -> None:
-        time.sleep(DOWN_AT)
-        name = self.postgres["NAME"]
+        try:
+            wait_for(lambda: self._every_client_succeeded_after(0.0), timeout=STEP_TIMEOUT)
+            self._take_away()
+            wait_for(
+                lambda: any(not o.ok and o.started >= self.down_at for o in self._outcomes()),
+                timeout=STEP_TIMEOUT,
+            )
+            self.health_while_down, _ = request(
+                self.server_url, "GET", "/healthz", timeout=REQUEST_TIMEOUT
+            )
+            self.restore()
+            wait_for(lambda: self._every_client_succeeded_after(self.up_at), timeout=STEP_TIMEOUT)
+        except BaseException as error:  # reported by the test
+            self.error = error
+        finally:
+            self.restore()
+            self.stop.set()
+
+    def _take_away(self) -> None:
         self.down_at = time.monotonic()
         if self.how == "connections cut":
             self.cut = self.proxy.cut()
-        else:
-            # What a restart does to clients: the server refuses new sessions and ends the
-            # running ones ("terminating connection due to administrator command").
-            with self._admin() as admin:
-                admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-                self.cut = admin.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = %s",
-                    [SERVER_APP],
-                ).fetchone()[0]
-        time.sleep(1.0)
-        began = time.monotonic()
-        self.health_while_down, _ = request(self.server_url, "GET", "/healthz", timeout=5)
-        self.health_seconds = time.monotonic() - began
-        time.sleep(max(0.0, self.down_at + DOWN_FOR - time.monotonic()))
-        self.restore()
+            return
+        # What a restart does to clients: the server refuses new sessions and ends the
+        # running ones ("terminating connection due to administrator command").
+        with self._admin() as admin:
+            admin.execute(f'ALTER DATABASE "{self.postgres["NAME"]}" WITH ALLOW_CONNECTIONS false')
+            self.cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                [SERVER_APP],
+            ).fetchone()[0]
+
+    def overlaps(self, outcome) -> bool:
+        """Whether the request was in flight while PostgreSQL was away."""
+        ended = outcome.started + outcome.seconds
+        return bool(self.down_at) and ended >= self.down_at and outcome.started <= self.up_at
 
     def restore(self) -> None:
-        if self.up_at:
+        if self.up_at or not self.down_at:
             return
         if self.how == "connections cut":
             self.proxy.restore()
@@ -121,6 +147,9 @@ class Outage:
 
 @pytest.mark.parametrize("how", ["connections cut", "backends terminated"])
 def test_postgresql_going_away_mid_load_fails_cleanly_and_recovers(postgres, how):
+    """Invariants only, on any machine however busy: every request answered (an error page,
+    never a hang or a dropped connection); every failure overlaps the outage; every client
+    succeeds again once PostgreSQL is back; nothing a client was told is lost."""
     items = practice_items(curriculum_rules(fresh=True), levels=(1,))
     learners = learners_signed_in(12, prefix="outage", items=items, done_share=0.75)
     plans = plans_for(learners, items, 16)
@@ -139,31 +168,40 @@ def test_postgresql_going_away_mid_load_fails_cleanly_and_recovers(postgres, how
             outage.thread.start()
             try:
                 outcomes = run_load(
-                    server.url, plans, seconds=LOAD_SECONDS, timeout=REQUEST_TIMEOUT
+                    server.url,
+                    plans,
+                    stop=outage.stop,
+                    live=outage.live,
+                    timeout=REQUEST_TIMEOUT,
                 )
             finally:
-                outage.thread.join(timeout=30)
+                outage.stop.set()
+                outage.thread.join(timeout=STEP_TIMEOUT)
                 outage.restore()
-            assert server.wait_healthy(5) < 1.0
+            server.wait_healthy(STEP_TIMEOUT)
             log = server.log()
 
+    assert outage.error is None, (outage.error, log)
     measured = figures(outcomes)
     print(f"\n{how}: {measured.line()}; {outage.cut} connections cut")
     assert outage.cut > 0  # the server had connections open, and lost them
-    # Failing cleanly: an error page at once, never a hang or a dropped connection.
-    assert outage.health_while_down == 503 and outage.health_seconds < 2.0
-    assert set(measured.statuses) <= {200, 302, 500}, (measured.statuses, log)
-    assert measured.max_ms < REQUEST_TIMEOUT * 1000
+    # Failing cleanly: an error page, never a hang or a dropped connection.
+    assert outage.health_while_down == 503
+    assert measured.no_answer == 0, [o.error for o in outcomes if not o.status][:5]
+    # An error page: a 500, or Django's 400 when the session's save meets the outage
+    # (SessionInterrupted: the tick itself may have been written before it).
+    assert set(measured.statuses) <= {200, 302, 400, 500}, (measured.statuses, log)
+    # No answer outside the outage's effects: a failed request was in flight while
+    # PostgreSQL was away (it ended after it went, and began before it came back).
     failed = [o for o in outcomes if not o.ok]
     assert failed, "no request failed: the outage did not reach the server"
-    assert all(outage.down_at - 1.0 <= o.started <= outage.up_at + RECOVERY for o in failed), [
-        (round(o.started - outage.up_at, 2), o.status) for o in failed
-    ]
+    outside = [o for o in failed if not outage.overlaps(o)]
+    assert outside == [], [(round(o.started - outage.up_at, 3), o.status) for o in outside]
     # Recovered: every client succeeded again after PostgreSQL came back.
-    after = {o.client for o in outcomes if o.ok and o.started > outage.up_at + RECOVERY}
+    after = {o.client for o in outcomes if o.ok and o.started > outage.up_at}
     assert after == set(range(len(plans)))
 
-    verdict = check_nothing_lost(plans, outcomes, start=start)
+    verdict = check_nothing_lost(plans, outcomes, start=start, fault_effect=outage.overlaps)
     print(f"{how}: {verdict.line()}")
     assert verdict.problems == []
 
@@ -296,13 +334,20 @@ def test_rate_limits_fail_open_while_redis_is_unreachable(settings, rf):
 def test_smtp_server_down_for_several_retry_rounds_then_up_sends_once(redis_broker_url, settings):
     """Nothing listens on the SMTP port (not a 451: the server is down) while the worker
     retries with backoff; the server comes up before the last attempt: sent exactly once."""
-    settings.NUDGE_RETRY_BASE_SECONDS = 0.5  # retries after 0.5, 1, 2, 4 s
+    # Retries after 1, 2, 4, 8 s (the test settings' NUDGE_RETRY_BASE_SECONDS).
     port = free_port()
     _point_email_at(settings, port)
     learner = make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO)
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     attempts_seen = []
+    runs: list[str] = []  # the state each run of the send task ended in
+
+    def record_run(sender=None, state=None, **kwargs):
+        if sender is not None and sender.name == "nudges.send_chunk":
+            runs.append(state)
+
+    task_postrun.connect(record_run, weak=False, dispatch_uid="faults-smtp-runs")
     try:
         with broker(redis_broker_url) as app, worker(app):
             nudges_sweep(now=NOW)
@@ -313,9 +358,11 @@ def test_smtp_server_down_for_several_retry_rounds_then_up_sends_once(redis_brok
             # ...then up.
             controller.start()
             wait_for(lambda: sent_count() == 1, timeout=20)
-            time.sleep(1.0)  # a late retry would arrive now
+            # The run that sent it ended without scheduling a retry: no late retry exists.
+            wait_for(lambda: "SUCCESS" in runs, timeout=20)
             assert nudges_hand_pending(now=timezone.now() + timedelta(hours=2)) == 0
     finally:
+        task_postrun.disconnect(dispatch_uid="faults-smtp-runs")
         controller.stop()
 
     attempts, status, error = attempts_seen[0]
@@ -344,13 +391,22 @@ KILL_AFTER = 25  # messages the SMTP server has accepted when the worker is kill
 
 
 class SlowMailbox(Mailbox):
-    """An SMTP server that takes its time over each message."""
+    """An SMTP server that takes its time over each message; ``in_flight`` counts the
+    messages it has received and not yet accepted (a test waits for none)."""
 
     delay = 0.1
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+
     async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(self.delay)
-        return await super().handle_DATA(server, session, envelope)
+        self.in_flight += 1  # the server's event loop is one thread
+        try:
+            await asyncio.sleep(self.delay)
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            self.in_flight -= 1
 
 
 class CeleryWorker:
@@ -416,7 +472,7 @@ def test_a_worker_killed_mid_chunk_sends_nothing_twice_and_the_next_pass_sends_t
             first = CeleryWorker(env)
             wait_for(lambda: len(mailbox.messages) >= KILL_AFTER, timeout=60)
             first.kill()
-            time.sleep(2 * SlowMailbox.delay)  # the message in flight, if any, lands
+            wait_for(lambda: mailbox.in_flight == 0)  # the message in flight, if any, lands
             delivered_by_first = Counter(mailbox.recipients())
             after_kill = dict(Nudge.objects.values_list("pk", "status"))
 
@@ -424,10 +480,24 @@ def test_a_worker_killed_mid_chunk_sends_nothing_twice_and_the_next_pass_sends_t
             # long ago) to a new worker.
             handed = nudges_hand_pending(now=timezone.now() + timedelta(hours=2))
             second = CeleryWorker(env)
+            left_sending = {
+                pk for pk, status in after_kill.items() if status == NudgeStatus.SENDING
+            }
+            # Done: nothing pending, nothing sending but what the first worker left, and no
+            # message half-way into the SMTP server.
             wait_for(
-                lambda: not Nudge.objects.filter(status=NudgeStatus.PENDING).exists(), timeout=60
+                lambda: (
+                    not Nudge.objects.filter(status=NudgeStatus.PENDING).exists()
+                    and set(
+                        Nudge.objects.filter(status=NudgeStatus.SENDING).values_list(
+                            "pk", flat=True
+                        )
+                    )
+                    == left_sending
+                    and mailbox.in_flight == 0
+                ),
+                timeout=60,
             )
-            time.sleep(0.5)
     finally:
         for process in (first, second):
             if process is not None:

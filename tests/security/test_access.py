@@ -595,7 +595,10 @@ def world(db) -> dict:
         connection=connection, status=401, reason="no X-Thinkific-Hmac-Sha256 header", size=2
     )
     invitation = Invitation.objects.create(learner=other)
-    roster_import = RosterImport.objects.create(rows=1, status=RosterImportStatus.DONE)
+    # The instructor's own import (each instructor follows only their own: test_probe_round3).
+    roster_import = RosterImport.objects.create(
+        rows=1, status=RosterImportStatus.DONE, created_by=instructor
+    )
     from django.contrib.contenttypes.models import ContentType
 
     return {

@@ -3,9 +3,8 @@ production), staff two-factor authentication, and Django's password rules."""
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
+import time_machine
 from allauth.account import app_settings as account_settings
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
@@ -140,10 +139,8 @@ def _code(secret: str) -> str:
 
 @pytest.fixture
 def totp_clock():
-    with mock.patch(
-        "allauth.mfa.totp.internal.auth.yield_hotp_counters_from_time",
-        side_effect=lambda: iter([COUNTER]),
-    ):
+    # The clock frozen inside the TOTP period COUNTER (30 s each), so its code is current.
+    with time_machine.travel(COUNTER * 30 + 1, tick=False):
         yield
 
 

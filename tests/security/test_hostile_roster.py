@@ -438,6 +438,7 @@ def _thousands(bad_index: int, column: str, value: str) -> str:
     return csv_text(*rows)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -544,6 +545,7 @@ hostile_cell = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -566,6 +568,7 @@ def test_any_cells_give_a_report_never_an_exception(curriculum, base, cells, new
         transaction.set_rollback(True)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -665,6 +668,7 @@ formula_name = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.cache import add_never_cache_headers
 from rest_framework import exceptions, serializers
 from rest_framework.views import APIView
 
@@ -44,6 +45,9 @@ class ApiView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
+        # Answers (errors included) name learners or keys: no cache on the way (a proxy,
+        # the client's HTTP cache) may keep them.
+        add_never_cache_headers(response)
         state = getattr(request, "rate_limit", None)
         if state is not None:
             for name, value in rate_limit_headers(state).items():

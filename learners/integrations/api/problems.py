@@ -13,20 +13,9 @@ PROBLEM_TYPE = "about:blank"
 CONTENT_TYPE = "application/problem+json"
 
 
-class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details; ``errors`` holds the invalid fields' messages."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    instance = serializers.CharField(required=False)
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
 def problem(status: int, detail: str, *, instance: str = "", errors: dict | None = None) -> dict:
+    """The body; the one place it is built (the API's handler and 404, the webhook
+    receiver, and the middleware that refuses hostile input before any view runs)."""
     body = {
         "type": PROBLEM_TYPE,
         "title": HTTPStatus(status).phrase,
@@ -38,6 +27,29 @@ def problem(status: int, detail: str, *, instance: str = "", errors: dict | None
     if errors:
         body["errors"] = errors
     return body
+
+
+def problem_response(
+    status: int, detail: str, *, instance: str = "", errors: dict | None = None
+) -> JsonResponse:
+    return JsonResponse(
+        problem(status, detail, instance=instance, errors=errors),
+        status=status,
+        content_type=CONTENT_TYPE,
+    )
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details; ``errors`` holds the invalid fields' messages."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(required=False)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 def _field_errors(data, prefix: str = "") -> dict[str, list[str]]:
@@ -82,8 +94,4 @@ def problem_exception_handler(exc, context):
 @csrf_exempt  # answers every method with a 404, writes nothing
 def not_found(request, *args, **kwargs) -> JsonResponse:
     """Any other address under /api/: a problem, never an HTML page."""
-    return JsonResponse(
-        problem(404, "There is no such API endpoint.", instance=request.get_full_path()),
-        status=404,
-        content_type=CONTENT_TYPE,
-    )
+    return problem_response(404, "There is no such API endpoint.", instance=request.get_full_path())

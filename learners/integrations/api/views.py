@@ -9,7 +9,13 @@ from rest_framework.response import Response
 
 from curriculum.models import Key, Module
 
-from ...models import CompletionSource, KeyCompletion, Learner, ModuleProgress
+from ...models import (
+    CompletionSource,
+    KeyCompletion,
+    Learner,
+    ModuleProgress,
+    account_change_allowed,
+)
 from ...selectors import learner_placement, learner_progress
 from ...services import key_set_done, module_set_done
 from ..selectors import learner_by_email, learners_filtered
@@ -40,7 +46,7 @@ def _learner(email: str, *, for_write: bool = False) -> Learner:
     learner = learner_by_email(email)
     if learner is None:
         raise exceptions.NotFound(f"No learner has the email “{email}”.")
-    if for_write and (learner.user.is_staff or learner.user.is_superuser):
+    if for_write and not account_change_allowed(account=learner.user, actor=None):
         raise exceptions.PermissionDenied("This is a staff account; the API does not change it.")
     return learner
 

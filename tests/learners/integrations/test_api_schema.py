@@ -39,6 +39,7 @@ def api_key(db, _keep_the_test_connection) -> str:
     return api_key_create(name="schemathesis", scope=ApiScope.WRITE)[1]
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=30,

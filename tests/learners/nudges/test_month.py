@@ -20,6 +20,7 @@ from . import month
 LEARNERS = int(os.environ.get("MONTH_LEARNERS", "200"))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_month_hour_by_hour_keeps_every_promise(settings):
     settings.EMAIL_BACKEND = month.BACKEND

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from celery.utils.time import get_exponential_backoff_interval
 from django.core.mail.backends.smtp import EmailBackend
 from django.db import connections
 
@@ -13,7 +14,7 @@ from learners.nudges.models import Nudge, NudgeStatus
 from learners.nudges.services.handoff import nudges_hand_pending
 from learners.nudges.services.sending import MAX_ATTEMPTS, nudges_send
 from learners.nudges.services.sweep import nudges_sweep
-from learners.nudges.tasks import nudges_send_chunk, retry_countdown
+from learners.nudges.tasks import ChunkLeftPending, nudges_send_chunk
 
 from .conftest import free_port, make_learner
 
@@ -82,9 +83,20 @@ def test_smtp_server_down_counts_an_attempt_and_asks_for_a_retry(settings, smtp_
     assert "Connection refused" in Nudge.objects.first().last_error
 
 
-def test_retry_backoff_is_exponential(settings):
-    settings.NUDGE_RETRY_BASE_SECONDS = 60
-    assert [retry_countdown(n) for n in range(5)] == [60, 120, 240, 480, 960]
+def test_retries_are_celerys_exponential_backoff_from_the_setting(settings):
+    task = nudges_send_chunk
+    base = settings.NUDGE_RETRY_BASE_SECONDS
+    assert (task.autoretry_for, task.max_retries, task.retry_jitter) == (
+        (ChunkLeftPending,),
+        MAX_ATTEMPTS,
+        False,
+    )
+    # What Celery waits before each retry (celery.app.autoretry).
+    waits = [
+        get_exponential_backoff_interval(int(task.retry_backoff), n, task.retry_backoff_max)
+        for n in range(MAX_ATTEMPTS)
+    ]
+    assert waits == [base * 2**n for n in range(MAX_ATTEMPTS)]
 
 
 class WorkerDiesAfterTheServerAccepts(Exception):

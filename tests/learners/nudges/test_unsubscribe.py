@@ -58,7 +58,16 @@ def test_one_click_post_unsubscribes_without_login_or_csrf_token_and_is_idempote
 
 
 def test_the_get_page_after_unsubscribing_says_so(csrf_client):
-    learner = make_learner(nudges_enabled=False)
+    learner = make_learner()
+    before = csrf_client.get(path_of(learner)).content.decode()
+    assert "already off" not in before  # the page tells the two apart
+
+    csrf_client.post(
+        path_of(learner),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
     assert "already off" in csrf_client.get(path_of(learner)).content.decode()
 
 

@@ -134,7 +134,6 @@ def test_redis_down_at_level_up_the_call_succeeds_and_the_pass_sends_it_later(
 def test_smtp_refusing_once_is_retried_by_the_worker_after_a_backoff(
     redis_broker_url, smtp_server, settings
 ):
-    settings.NUDGE_RETRY_BASE_SECONDS = 0.2
     learner = make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO)
     smtp_server.refuse = 1
     with broker(redis_broker_url) as app, worker(app):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+import time_machine
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.apps import apps
@@ -222,17 +221,14 @@ def test_with_two_factor_the_code_is_needed_too(client, db):
     secret = generate_totp_secret()
     TOTP.activate(learner.user, secret)
     client.force_login(learner.user)
-    counter = int(time.time()) // 30
+    counter = 57_000_000  # a TOTP period (30 s each); the clock is frozen inside it below
 
     without = client.post("/profile/privacy/delete/", {"password": PASSWORD})
     wrong = client.post("/profile/privacy/delete/", {"password": PASSWORD, "code": "000000"})
     assert without.status_code == wrong.status_code == 200
     assert User.objects.filter(pk=learner.user.pk).exists()
 
-    with mock.patch(
-        "allauth.mfa.totp.internal.auth.yield_hotp_counters_from_time",
-        side_effect=lambda: iter([counter]),
-    ):
+    with time_machine.travel(counter * 30 + 1, tick=False):
         code = format_hotp_value(hotp_value(secret, counter))
         response = client.post("/profile/privacy/delete/", {"password": PASSWORD, "code": code})
 
