@@ -40,10 +40,13 @@ from .actions import (
 from .filters import (
     CompletedModuleFilter,
     InactivityFilter,
+    JoinedFilter,
     LevelChangedFilter,
     LevelFilter,
     NudgedFilter,
     OptOutFilter,
+    ProgressFilter,
+    StuckPointFilter,
 )
 from .inlines import (
     KeyCompletionInline,
@@ -154,6 +157,9 @@ class LearnerAdmin(admin.ModelAdmin):
         LevelChangedFilter,
         NudgedFilter,
         CompletedModuleFilter,
+        ProgressFilter,
+        StuckPointFilter,
+        JoinedFilter,
     )
     search_fields = ("user__email", "user__first_name", "user__last_name")
     list_per_page = 50

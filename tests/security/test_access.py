@@ -314,6 +314,13 @@ ADMIN_ROWS = [
         post=(*STAFF_ONLY, "200", "200"),
     ),
     Row(
+        f"{ADMIN}insights/",
+        f"/{ADMIN}insights/",
+        # A POST without a list to nudge sends nothing and goes back to the page.
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, f"302 /{ADMIN}insights/", f"302 /{ADMIN}insights/"),
+    ),
+    Row(
         f"{ADMIN}nudges/experiment/<int:pk>/report/",
         f"/{ADMIN}nudges/experiment/{{experiment}}/report/",
         # Experiments are the site admins'; the report is read-only (a POST reads it too).

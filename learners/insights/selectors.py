@@ -1,0 +1,371 @@
+"""Reads for the insights page and the student's pace, in a fixed number of queries; and the
+learner sets behind each figure, which the learner list's filters use (one home each)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from curriculum.models import Key, Level, Track
+from curriculum.selectors import curriculum_rules
+
+from ..models import Cohort, KeyCompletion, Learner, LevelChange, ModuleProgress
+from ..selectors import INACTIVE_DAYS, inactive_since_q
+from .pace import Pace, pace_estimate
+from .rules import (
+    KEY_PREFIX,
+    LEVELS,
+    MODULE_PREFIX,
+    Course,
+    Journey,
+    LevelFunnel,
+    ModuleRow,
+    NeverStarted,
+    StuckPoint,
+    level_funnel,
+    level_funnels_by_cohort,
+    module_funnel,
+    never_started,
+    stuck_point_of,
+    stuck_points,
+)
+
+NO_COHORT = "No cohort"
+
+
+# --- the learner sets (the list's filters and the page's actions use these) --------------
+
+
+def learners_in_scope(
+    *,
+    track_id: int | None,
+    cohort_id: int | None = None,
+    joined_from: date | None = None,
+    joined_to: date | None = None,
+) -> QuerySet[Learner]:
+    """The learners of a track, of one cohort (when given), who joined between the dates
+    (inclusive, in the site's time zone)."""
+    learners = Learner.objects.filter(track_id=track_id)
+    if cohort_id is not None:
+        learners = learners.filter(cohort_id=cohort_id)
+    return learners_joined(learners, joined_from, joined_to)
+
+
+def learners_joined(queryset: QuerySet[Learner], joined_from: date | None, joined_to: date | None):
+    zone = timezone.get_default_timezone()
+    if joined_from is not None:
+        queryset = queryset.filter(
+            created_at__gte=datetime.combine(joined_from, time.min, tzinfo=zone)
+        )
+    if joined_to is not None:
+        queryset = queryset.filter(
+            created_at__lt=datetime.combine(joined_to + timedelta(days=1), time.min, tzinfo=zone)
+        )
+    return queryset
+
+
+def _has_module() -> Exists:
+    return Exists(ModuleProgress.objects.filter(learner=OuterRef("pk")))
+
+
+def _has_key() -> Exists:
+    return Exists(KeyCompletion.objects.filter(learner=OuterRef("pk")))
+
+
+def learners_never_started(queryset: QuerySet[Learner], which: str = "never") -> QuerySet:
+    """``never``: no self-assessment or nothing ticked; ``no_assessment``; ``no_tick``
+    (assessed, nothing ticked); ``started``: assessed and something ticked."""
+    no_assessment = Q(assessment_submitted_at__isnull=True)
+    no_tick = Q(assessment_submitted_at__isnull=False) & ~Q(_has_module()) & ~Q(_has_key())
+    conditions = {
+        "never": no_assessment | no_tick,
+        "no_assessment": no_assessment,
+        "no_tick": no_tick,
+        "started": Q(assessment_submitted_at__isnull=False) & (Q(_has_module()) | Q(_has_key())),
+    }
+    if which not in conditions:
+        return queryset.none()
+    return queryset.filter(conditions[which])
+
+
+def learners_at_risk(queryset: QuerySet[Learner], now: datetime | None = None) -> QuerySet:
+    """Started (assessed, something ticked) and without progress for ``INACTIVE_DAYS``."""
+    cutoff = (now or timezone.now()) - timedelta(days=INACTIVE_DAYS)
+    return learners_never_started(queryset, "started").filter(inactive_since_q(cutoff))
+
+
+def learners_stuck_at(
+    queryset: QuerySet[Learner], code: str, now: datetime | None = None
+) -> QuerySet[Learner]:
+    """Exactly the learners of a stuck point (``rules.stuck_point_of``): ``m4`` = inactive,
+    furthest module finished 4; ``k<key code>`` = inactive, no module, furthest key of their
+    level ticked is that key. An unknown code matches nobody."""
+    cutoff = (now or timezone.now()) - timedelta(days=INACTIVE_DAYS)
+    stuck = queryset.filter(inactive_since_q(cutoff), assessment_submitted_at__isnull=False)
+    if code.startswith(MODULE_PREFIX) and code[1:].isascii() and code[1:].isdigit():
+        number = int(code[1:]) if len(code) <= 3 else 0
+        return stuck.filter(
+            pk__in=ModuleProgress.objects.filter(module__number=number).values("learner_id")
+        ).exclude(
+            pk__in=ModuleProgress.objects.filter(module__number__gt=number).values("learner_id")
+        )
+    if code.startswith(KEY_PREFIX):
+        key = (
+            Key.objects.filter(code=code[1:])
+            .values("pk", "track_id", "level_id", "level__number", "order")
+            .first()
+        )
+        if key is not None:
+            later = KeyCompletion.objects.filter(
+                key__track_id=key["track_id"],
+                key__level_id=key["level_id"],
+                key__order__gt=key["order"],
+            )
+            return (
+                stuck.filter(
+                    track_id=key["track_id"],
+                    level=key["level__number"],
+                    pk__in=KeyCompletion.objects.filter(key_id=key["pk"]).values("learner_id"),
+                )
+                .exclude(pk__in=ModuleProgress.objects.values("learner_id"))
+                .exclude(pk__in=later.values("learner_id"))
+            )
+    return queryset.none()
+
+
+# --- the figures -------------------------------------------------------------------------
+
+
+def insights_course(track_slug: str) -> Course:
+    rules = curriculum_rules()
+    track = rules.tracks.get(track_slug)
+    keys = track.keys if track else {}
+    return Course(
+        level_names=dict(rules.level_names),
+        module_titles=dict(sorted(rules.module_titles.items())),
+        keys={
+            level: tuple((key.code, key.text) for key in keys.get(level, ())) for level in LEVELS
+        },
+    )
+
+
+def insights_journeys(queryset: QuerySet[Learner], now: datetime) -> list[Journey]:
+    """Every learner of ``queryset`` as a ``Journey``: one query, whatever their history."""
+    changes = LevelChange.objects.filter(learner=OuterRef("pk")).order_by()
+    placed = changes.filter(changed_at__lte=OuterRef("assessment_submitted_at")).order_by(
+        "-changed_at", "-pk"
+    )
+
+    def reached(level: int) -> Subquery:
+        first = (
+            changes.filter(to_level__gte=level, changed_at__gt=OuterRef("assessment_submitted_at"))
+            .values("learner")
+            .annotate(first=Min("changed_at"))
+            .values("first")
+        )
+        return Subquery(first)
+
+    furthest_module = (
+        ModuleProgress.objects.filter(learner=OuterRef("pk"))
+        .order_by("-module__number")
+        .values("module__number")[:1]
+    )
+    furthest_key = (
+        KeyCompletion.objects.filter(
+            learner=OuterRef("pk"),
+            key__track_id=OuterRef("track_id"),
+            key__level__number=OuterRef("level"),
+        )
+        .order_by("-key__order")
+        .values("key__code")[:1]
+    )
+    cutoff = now - timedelta(days=INACTIVE_DAYS)
+    rows = (
+        queryset.order_by()
+        .annotate(
+            placed_level=Subquery(placed.values("to_level")[:1]),
+            reached_2=reached(2),
+            reached_3=reached(3),
+            reached_4=reached(4),
+            furthest_module=Subquery(furthest_module),
+            furthest_key=Subquery(furthest_key),
+            has_key=_has_key(),
+            inactive=Case(
+                When(inactive_since_q(cutoff), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+        .values_list(
+            "pk",
+            "cohort_id",
+            "level",
+            "assessment_submitted_at",
+            "placed_level",
+            "reached_2",
+            "reached_3",
+            "reached_4",
+            "furthest_module",
+            "furthest_key",
+            "has_key",
+            "inactive",
+        )
+    )
+    journeys = []
+    for (
+        pk,
+        cohort_id,
+        level,
+        submitted_at,
+        placed_level,
+        r2,
+        r3,
+        r4,
+        module,
+        key,
+        has_key,
+        inactive,
+    ) in rows:
+        started = submitted_at is not None
+        journeys.append(
+            Journey(
+                learner_id=pk,
+                cohort_id=cohort_id,
+                level=level,
+                # Every learner starts at level 1: no change at placement means placed at 1.
+                placed_level=(placed_level or 1) if started else None,
+                placed_at=submitted_at,
+                reached_at={n: at for n, at in ((2, r2), (3, r3), (4, r4)) if at is not None},
+                furthest_module=module,
+                furthest_key=key,
+                ticked=module is not None or bool(has_key),
+                inactive=bool(inactive),
+            )
+        )
+    return journeys
+
+
+@dataclass(frozen=True)
+class TargetingRow:
+    level: int
+    name: str
+    learners: int
+    pain: str
+    promise: str
+    offer: str
+
+
+@dataclass(frozen=True)
+class Insights:
+    now: datetime
+    track_id: int
+    track_name: str
+    learners: int
+    funnel: LevelFunnel  # every learner of the scope
+    cohorts: list[LevelFunnel]  # side by side (only when no cohort is chosen)
+    modules: list[ModuleRow]
+    stuck: list[StuckPoint]
+    stuck_learners: int  # every stuck learner, not only the five points shown
+    at_risk: int
+    never_started: NeverStarted
+    targeting: list[TargetingRow]
+    inactive_days: int = INACTIVE_DAYS
+
+
+def insights_figures(
+    *,
+    track: Track,
+    cohort_id: int | None = None,
+    joined_from: date | None = None,
+    joined_to: date | None = None,
+    now: datetime | None = None,
+) -> Insights:
+    """The insights of one track: four queries (plus the cached curriculum), whatever the
+    number of learners or their history."""
+    now = now or timezone.now()
+    scope = learners_in_scope(
+        track_id=track.pk, cohort_id=cohort_id, joined_from=joined_from, joined_to=joined_to
+    )
+    course = insights_course(track.slug)
+    journeys = insights_journeys(scope, now)
+    finished = dict(
+        ModuleProgress.objects.filter(learner__in=scope)
+        .order_by()
+        .values_list("module__number")
+        .annotate(n=Count("pk"))
+    )
+    cohort_names: dict[int | None, str] = {}
+    if cohort_id is None:
+        cohort_names = dict(Cohort.objects.order_by("start_date", "name").values_list("pk", "name"))
+        cohort_names[None] = NO_COHORT
+    levels = Level.objects.order_by("number").values_list(
+        "number", "name", "pain", "promise", "offer"
+    )
+    at_level: dict[int, int] = {}
+    for journey in journeys:
+        at_level[journey.level] = at_level.get(journey.level, 0) + 1
+    return Insights(
+        now=now,
+        track_id=track.pk,
+        track_name=track.name,
+        learners=len(journeys),
+        funnel=level_funnel(journeys, course, label="All"),
+        cohorts=level_funnels_by_cohort(journeys, course, cohort_names) if cohort_names else [],
+        modules=module_funnel(journeys, course, finished),
+        stuck=stuck_points(journeys, course),
+        stuck_learners=sum(1 for j in journeys if stuck_point_of(j, course) is not None),
+        at_risk=sum(1 for j in journeys if j.inactive and j.started and j.ticked),
+        never_started=never_started(journeys),
+        targeting=[
+            TargetingRow(number, name, at_level.get(number, 0), pain, promise, offer)
+            for number, name, pain, promise, offer in levels
+        ],
+    )
+
+
+# --- the student's pace ------------------------------------------------------------------
+
+
+def learner_pace(learner: Learner, *, now: datetime | None = None) -> Pace | None:
+    """The learner's pace on the keys of their level (two queries), or None without enough
+    history. Keys linked to modules are done by finishing modules, not ticked: left out."""
+    if learner.track_id is None or learner.assessment_submitted_at is None:
+        return None
+    now = now or timezone.now()
+    keys = Key.objects.filter(
+        track_id=learner.track_id, level__number=learner.level, modules__isnull=True
+    )
+    total = keys.count()
+    ticked_at = list(
+        KeyCompletion.objects.filter(learner=learner, key__in=keys).values_list(
+            "completed_at", flat=True
+        )
+    )
+    try:
+        zone = zoneinfo.ZoneInfo(learner.timezone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        zone = timezone.get_default_timezone()
+    return pace_estimate(
+        ticked_at=ticked_at,
+        remaining=total - len(ticked_at),
+        started_at=learner.assessment_submitted_at,
+        now=now,
+        today=now.astimezone(zone).date(),
+        level_name=curriculum_rules().level_name(learner.level),
+    )
