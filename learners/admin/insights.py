@@ -156,9 +156,7 @@ def _bars(rows: list[tuple[str, list[int]]], series: list[str]) -> dict:
         for i, value in enumerate(values):
             width = round(BAR_SPACE * value / widest, 1)
             top = y + LABEL_HEIGHT + i * (BAR_HEIGHT + 2)
-            bars.append(
-                {"value": value, "width": width, "series": i, "y": top, "text_y": top + 10}
-            )
+            bars.append({"value": value, "width": width, "series": i, "y": top, "text_y": top + 10})
         drawn.append({"label": label, "label_y": y + 12, "bars": bars})
         y += LABEL_HEIGHT + len(values) * (BAR_HEIGHT + 2) + ROW_GAP
     return {"series": list(enumerate(series)), "rows": drawn, "height": max(y, 1)}

@@ -24,6 +24,7 @@ class Pace:
     remaining: int
     finish_on: date
     level_name: str
+    today: date  # the learner's local date when estimated
 
     @property
     def rate_words(self) -> str:
@@ -31,9 +32,11 @@ class Pace:
         number = f"{rate:.0f}" if rate == int(rate) else f"{rate:.1f}".rstrip("0")
         return f"{number} key{'' if rate == 1 else 's'} a week"
 
-    def finish_words(self, today: date) -> str:
+    @property
+    def finish_words(self) -> str:
+        """ "12 January", with the year when it is not this year's."""
         day = f"{self.finish_on.day} {self.finish_on:%B}"
-        return day if self.finish_on.year == today.year else f"{day} {self.finish_on.year}"
+        return day if self.finish_on.year == self.today.year else f"{day} {self.finish_on.year}"
 
 
 def pace_estimate(
@@ -62,4 +65,5 @@ def pace_estimate(
         remaining=remaining,
         finish_on=today + timedelta(days=days),
         level_name=level_name,
+        today=today,
     )

@@ -26,8 +26,9 @@ from curriculum.models import Key, Level, Track
 from curriculum.selectors import curriculum_rules
 
 from ..models import Cohort, KeyCompletion, Learner, LevelChange, ModuleProgress
+from ..placement import Progress, done_keys
 from ..selectors import INACTIVE_DAYS, inactive_since_q
-from .pace import Pace, pace_estimate
+from .pace import WINDOW_DAYS, Pace, pace_estimate
 from .rules import (
     KEY_PREFIX,
     LEVELS,
@@ -342,30 +343,46 @@ def insights_figures(
 # --- the student's pace ------------------------------------------------------------------
 
 
-def learner_pace(learner: Learner, *, now: datetime | None = None) -> Pace | None:
-    """The learner's pace on the keys of their level (two queries), or None without enough
-    history. Keys linked to modules are done by finishing modules, not ticked: left out."""
+def learner_pace(
+    learner: Learner, *, remaining: int | None = None, now: datetime | None = None
+) -> Pace | None:
+    """The learner's pace on the keys of their level, or None without enough history.
+
+    ``remaining``: the keys of the level still open, as the caller's page counts them (one
+    query then: the ticks of the window); without it they are counted here as the placement
+    counts them (``placement.done_keys``: a key linked to modules is done with its modules).
+    """
     if learner.track_id is None or learner.assessment_submitted_at is None:
         return None
     now = now or timezone.now()
-    keys = Key.objects.filter(
-        track_id=learner.track_id, level__number=learner.level, modules__isnull=True
-    )
-    total = keys.count()
-    ticked_at = list(
-        KeyCompletion.objects.filter(learner=learner, key__in=keys).values_list(
-            "completed_at", flat=True
+    rules = curriculum_rules()
+    track = rules.tracks.get(learner.track.slug)
+    if track is None:
+        return None
+    codes = {key.code for key in track.keys.get(learner.level, ())}
+    if remaining is None:
+        modules = ModuleProgress.objects.filter(learner=learner).values_list(
+            "module__number", flat=True
         )
-    )
+        ticked = KeyCompletion.objects.filter(learner=learner).values_list("key__code", flat=True)
+        done = done_keys(track, Progress(frozenset(modules), frozenset(ticked)))
+        remaining = len(codes - done)
+    if remaining <= 0 or now - learner.assessment_submitted_at < timedelta(days=WINDOW_DAYS):
+        return None  # nothing to say, and no query spent on it (the page's miss budget)
+    ticked_at = KeyCompletion.objects.filter(
+        learner=learner,
+        key__code__in=codes,
+        completed_at__gte=now - timedelta(days=WINDOW_DAYS),
+    ).values_list("completed_at", flat=True)
     try:
         zone = zoneinfo.ZoneInfo(learner.timezone)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         zone = timezone.get_default_timezone()
     return pace_estimate(
-        ticked_at=ticked_at,
-        remaining=total - len(ticked_at),
+        ticked_at=list(ticked_at),
+        remaining=remaining,
         started_at=learner.assessment_submitted_at,
         now=now,
         today=now.astimezone(zone).date(),
-        level_name=curriculum_rules().level_name(learner.level),
+        level_name=rules.level_name(learner.level),
     )
