@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone as dj_timezone
+from solo.models import SingletonModel
 
 from . import rules
 
@@ -112,12 +113,16 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         end = f" to {self.ended_at:%Y-%m-%d}" if self.ended_at else " (running)"
-        return f"{self.kind}: {self.holdout_percent}% held out from {self.started_at:%Y-%m-%d}{end}"
+        return (
+            f"{self.get_kind_display()}: {self.holdout_percent}% held out "
+            f"from {self.started_at:%Y-%m-%d}{end}"
+        )
 
 
-class NudgeBudget(models.Model):
-    """One row (pk 1): the budget on everything a learner receives. A model rather than a
-    setting so that instructors change it in the admin, without a deploy."""
+class NudgeBudget(SingletonModel):
+    """One row (django-solo, pk 1): the budget on everything a learner receives. A model
+    rather than a setting so that instructors change it in the admin, without a deploy; its
+    admin page is the row, with the defaults until someone changes them."""
 
     weekly_cap = models.PositiveSmallIntegerField(
         default=rules.DEFAULT_WEEKLY_CAP,

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "csp",
     "django_htmx",
+    "solo",
     "pyramid_site",
     "curriculum",
     "learners",

@@ -15,7 +15,7 @@ from django.conf import settings
 from curriculum.models import Key, Module
 from learners.models import Learner
 from learners.services import key_set_done, module_set_done
-from tests.e2e.test_admin_insights import axe_serious, signed_in
+from tests.e2e.test_admin_insights import axe_serious, screenshot, signed_in
 from tests.security.test_access import ACTORS, ROWS, world  # noqa: F401 - the fixture
 
 from .test_admin_insights import chromium, site  # noqa: F401 - fixtures
@@ -109,4 +109,5 @@ def test_the_dashboard_insights_and_lift_report_fit_a_phone(site, chromium, worl
     ):
         page.goto(site.url + path)
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, "phone-" + path.strip("/").replace("/", "-"))
     assert {path: width for path, width in widths.items() if width > 390} == {}
