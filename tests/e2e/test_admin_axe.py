@@ -16,6 +16,7 @@ from curriculum.models import Key, Module
 from learners.models import Learner
 from learners.services import key_set_done, module_set_done
 from tests.e2e.test_admin_insights import axe_serious, screenshot, signed_in
+from tests.factories import LearnerFactory
 from tests.security.test_access import ACTORS, ROWS, world  # noqa: F401 - the fixture
 
 from .test_admin_insights import chromium, site  # noqa: F401 - fixtures
@@ -59,6 +60,9 @@ def with_progress(ids_of: dict) -> None:
     module_set_done(learner=student, module=Module.objects.get(number=1), done=True)
     key = Key.objects.filter(track__slug="engineer", modules__isnull=True).order_by("pk").first()
     key_set_done(learner=student, key=key, done=True)
+    # A learner at every level: each tier of the dashboard's pyramid carries its number.
+    for level in (2, 3, 4):
+        LearnerFactory(engineer=True, level=level)
 
 
 def test_every_admin_page_passes_axe(site, chromium, world):  # noqa: F811
