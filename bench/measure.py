@@ -247,8 +247,12 @@ def do_insights(args) -> dict:
     insights = reverse("admin_insights")
     changelist = reverse("admin:learners_learner_changelist")
     pages = {
+        # As instructors see it: the figures from the shared cache (beat refreshes them).
         "insights, track": f"{insights}?track={track.pk}",
         "insights, one cohort": f"{insights}?track={track.pk}&cohort={cohort}",
+        # What the hourly refresh (or "refresh now") costs for one view.
+        "insights, track, recomputed": f"{insights}?track={track.pk}&fresh=1",
+        "insights, one cohort, recomputed": f"{insights}?track={track.pk}&cohort={cohort}&fresh=1",
         "list, track": f"{changelist}?track__id__exact={track.pk}",
         "list, stuck point": f"{changelist}?track__id__exact={track.pk}&stuck={code}",
         "list, never started": f"{changelist}?track__id__exact={track.pk}&progress=never",

@@ -791,7 +791,7 @@ def _render_insights(sizes: dict) -> list[str]:
         for size in ordered:
             page = measured[size]["pages"][label]
             row += [f"{page['p50_ms']:.1f}", f"{page['sql_ms']:.1f}", page["queries"]]
-        if label.startswith("insights"):
+        if label.startswith("insights") and not label.endswith("recomputed"):
             target = _verdict(largest[label]["p50_ms"] < INSIGHTS_P50_MS)
         elif label == "list, stuck point":
             target = _verdict(largest[label]["p50_ms"] <= 1.5 * largest["list, inactive"]["p50_ms"])
@@ -799,8 +799,10 @@ def _render_insights(sizes: dict) -> list[str]:
             target = ""
         rows.append(row + [target])
     notes = [
-        f"Targets: the insights page p50 under {INSIGHTS_P50_MS} ms at the largest size, with "
-        "the same number of queries at every size; the list filtered to a stuck point "
+        f"Targets: the insights page p50 under {INSIGHTS_P50_MS} ms at the largest size, its "
+        "figures computed by the hourly task into the shared cache and shown with their "
+        "'as of' time (\"recomputed\": the same page with `fresh=1`, what one refresh of one "
+        "view costs, a fixed number of queries at every size); the list filtered to a stuck point "
         f"(`{measured[ordered[-1]]['stuck_point']}`) within 1.5x of the list filtered by "
         "inactivity.",
         "",

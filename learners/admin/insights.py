@@ -20,7 +20,7 @@ from curriculum.models import Track
 
 from ..insights.selectors import (
     Insights,
-    insights_figures,
+    insights_as_of,
     learners_at_risk,
     learners_in_scope,
     learners_never_started,
@@ -90,11 +90,12 @@ def insights_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render(request, form, None)
     data = form.cleaned_data
-    insights = insights_figures(
+    insights = insights_as_of(
         track=data["track"],
         cohort_id=data["cohort"].pk if data.get("cohort") else None,
         joined_from=data.get("joined_from"),
         joined_to=data.get("joined_to"),
+        fresh=request.GET.get("fresh") == "1",
     )
     table = request.GET.get("csv")
     if table in CSV_TABLES:
@@ -174,6 +175,7 @@ def _render(request: HttpRequest, form: InsightsForm, insights: Insights | None)
         params = form.list_params()
         query = request.GET.copy()
         query.pop("csv", None)
+        query.pop("fresh", None)
 
         def csv_url(table: str) -> str:
             return f"?{urlencode({**query.dict(), 'csv': table})}"
@@ -185,6 +187,7 @@ def _render(request: HttpRequest, form: InsightsForm, insights: Insights | None)
         context.update(
             {
                 "csv": {table: csv_url(table) for table in CSV_TABLES},
+                "fresh_url": f"?{urlencode({**query.dict(), 'fresh': '1'})}",
                 "all_url": learner_list_url(**params),
                 "level_chart": _bars(
                     [

@@ -7,6 +7,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db.models import (
     BooleanField,
     Case,
@@ -23,7 +24,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from curriculum.models import Key, Level, Track
-from curriculum.selectors import curriculum_rules
+from curriculum.selectors import curriculum_rules, curriculum_version
 
 from ..models import Cohort, KeyCompletion, Learner, LevelChange, ModuleProgress
 from ..placement import Progress, done_keys
@@ -338,6 +339,52 @@ def insights_figures(
             for number, name, pain, promise, offer in levels
         ],
     )
+
+
+# --- the figures as of the last refresh (the shared cache) ------------------------------
+
+# Beat refreshes every track's figures hourly (``learners.tasks.insights_refresh_task``); a
+# view nobody refreshed is computed on its first request. Kept a little over the hour so a
+# late refresh never leaves the page to compute them while someone waits.
+INSIGHTS_CACHE_SECONDS = 2 * 60 * 60
+
+
+def _insights_key(track_id: int, cohort_id, joined_from, joined_to) -> str:
+    parts = (track_id, cohort_id or "", joined_from or "", joined_to or "")
+    return f"insights:v1:{curriculum_version()}:" + ":".join(str(part) for part in parts)
+
+
+def insights_as_of(
+    *,
+    track: Track,
+    cohort_id: int | None = None,
+    joined_from: date | None = None,
+    joined_to: date | None = None,
+    fresh: bool = False,
+) -> Insights:
+    """``insights_figures`` as of their last refresh (their ``now`` says when), from the
+    shared cache; computed (and kept) on a miss, or when ``fresh``."""
+    key = _insights_key(track.pk, cohort_id, joined_from, joined_to)
+    if not fresh:
+        cached = cache.get(key)
+        if isinstance(cached, Insights):
+            return cached
+    figures = insights_figures(
+        track=track, cohort_id=cohort_id, joined_from=joined_from, joined_to=joined_to
+    )
+    cache.set(key, figures, INSIGHTS_CACHE_SECONDS)
+    return figures
+
+
+def insights_refresh() -> int:
+    """Recompute every track's figures, all cohorts and each cohort; returns how many."""
+    cohorts = [None, *Cohort.objects.order_by("pk").values_list("pk", flat=True)]
+    refreshed = 0
+    for track in Track.objects.order_by("order", "slug"):
+        for cohort_id in cohorts:
+            insights_as_of(track=track, cohort_id=cohort_id, fresh=True)
+            refreshed += 1
+    return refreshed
 
 
 # --- the student's pace ------------------------------------------------------------------

@@ -214,6 +214,11 @@ NUDGE_RETENTION_DAYS = env.int("NUDGE_RETENTION_DAYS", default=548)  # 18 months
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=548)  # webhook events
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
+CELERY_BEAT_SCHEDULE["insights-refresh"] = {
+    "task": "learners.insights_refresh",
+    "schedule": crontab(minute=20),
+    "options": {"expires": 50 * 60},
+}
 CELERY_BEAT_SCHEDULE["privacy-prune"] = {
     "task": "privacy.prune",
     "schedule": crontab(minute=30, hour=3),

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from learners.insights.selectors import insights_figures
 from learners.nudges.models import Nudge
-from tests.factories import UserFactory
+from tests.factories import LearnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +214,27 @@ def test_a_viewer_without_change_permission_cannot_nudge(seeded, client):
     assert client.get(url).status_code == 200
     assert client.post(url, {"target": "at_risk"}).status_code == 403
     assert not Nudge.objects.exists()
+
+
+def test_the_page_shows_the_figures_as_of_the_last_refresh(seeded, client, instructor):
+    from learners.insights.selectors import insights_refresh
+    from learners.tasks import insights_refresh_task
+
+    client.force_login(instructor)
+    url = reverse("admin_insights")
+    first = client.get(url, {"track": seeded.track.pk}).context["insights"]
+    assert first.learners == 10
+    LearnerFactory(engineer=True, user__email="late@example.com")
+    # Served from the shared cache, with the time it was computed.
+    again = client.get(url, {"track": seeded.track.pk}).context["insights"]
+    assert (again.learners, again.now) == (10, first.now)
+    assert "refresh now" in client.get(url, {"track": seeded.track.pk}).content.decode()
+    # "Refresh now", or the hourly task, recompute them.
+    assert (
+        client.get(url, {"track": seeded.track.pk, "fresh": "1"}).context["insights"].learners == 11
+    )
+    LearnerFactory(engineer=True, user__email="later@example.com")
+    # Two tracks x (all cohorts + Spring + Summer).
+    assert insights_refresh_task() == 6
+    assert client.get(url, {"track": seeded.track.pk}).context["insights"].learners == 12
+    assert insights_refresh() == 6
