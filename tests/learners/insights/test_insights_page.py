@@ -115,14 +115,14 @@ def test_the_figures_take_a_fixed_number_of_queries(seeded, django_assert_num_qu
     from curriculum.selectors import curriculum_rules
 
     curriculum_rules()  # cached, as on any page after the first
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(8):
         insights_figures(track=seeded.track, now=seeded.now)
     # Twice the learners, the same queries.
     for name, learner in list(seeded.learners.items()):
         learner.pk = None
         learner.user = UserFactory(email=f"{name}-twin@example.com")
         learner.save()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(8):
         insights_figures(track=seeded.track, now=seeded.now)
 
 
