@@ -119,12 +119,14 @@ def learners_stuck_at(
     level ticked is that key. An unknown code matches nobody."""
     cutoff = (now or timezone.now()) - timedelta(days=INACTIVE_DAYS)
     stuck = queryset.filter(inactive_since_q(cutoff), assessment_submitted_at__isnull=False)
+    # NOT EXISTS, never NOT IN: PostgreSQL plans the first as an anti-join; the second (NULL
+    # semantics) as a subplan that, once too big to hash, runs once per learner.
+    modules = ModuleProgress.objects.filter(learner=OuterRef("pk"))
     if code.startswith(MODULE_PREFIX) and code[1:].isascii() and code[1:].isdigit():
         number = int(code[1:]) if len(code) <= 3 else 0
         return stuck.filter(
-            pk__in=ModuleProgress.objects.filter(module__number=number).values("learner_id")
-        ).exclude(
-            pk__in=ModuleProgress.objects.filter(module__number__gt=number).values("learner_id")
+            Exists(modules.filter(module__number=number)),
+            ~Exists(modules.filter(module__number__gt=number)),
         )
     if code.startswith(KEY_PREFIX):
         key = (
@@ -133,19 +135,18 @@ def learners_stuck_at(
             .first()
         )
         if key is not None:
-            later = KeyCompletion.objects.filter(
+            keys = KeyCompletion.objects.filter(learner=OuterRef("pk"))
+            later = keys.filter(
                 key__track_id=key["track_id"],
                 key__level_id=key["level_id"],
                 key__order__gt=key["order"],
             )
-            return (
-                stuck.filter(
-                    track_id=key["track_id"],
-                    level=key["level__number"],
-                    pk__in=KeyCompletion.objects.filter(key_id=key["pk"]).values("learner_id"),
-                )
-                .exclude(pk__in=ModuleProgress.objects.values("learner_id"))
-                .exclude(pk__in=later.values("learner_id"))
+            return stuck.filter(
+                Exists(keys.filter(key_id=key["pk"])),
+                ~Exists(modules),
+                ~Exists(later),
+                track_id=key["track_id"],
+                level=key["level__number"],
             )
     return queryset.none()
 
