@@ -103,9 +103,9 @@ def test_the_instructor_pages_pass_axe_too(site, chromium, world):  # noqa: F811
     assert {path: issues for path, issues in found.items() if issues} == {}
 
 
-def test_the_dashboard_insights_and_lift_report_fit_a_phone(site, chromium, world):  # noqa: F811
+def test_the_dashboard_insights_and_lift_report_fit_a_phone_and_pass_axe(site, chromium, world):  # noqa: F811
     page = signed_in(chromium, site, world["users"]["superuser"], width=390)
-    widths = {}
+    widths, found = {}, {}
     for path in (
         f"/{ADMIN}dashboard/",
         f"/{ADMIN}insights/",
@@ -114,4 +114,7 @@ def test_the_dashboard_insights_and_lift_report_fit_a_phone(site, chromium, worl
         page.goto(site.url + path)
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
         screenshot(page, "phone-" + path.strip("/").replace("/", "-"))
+        # A table that scrolls inside its box on a phone must be reachable by keyboard.
+        found[path] = axe_serious(page)
     assert {path: width for path, width in widths.items() if width > 390} == {}
+    assert {path: issues for path, issues in found.items() if issues} == {}
