@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "pyramid_site.middleware.StaffMFAMiddleware",
+    "pyramid_site.middleware.AdminTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "pyramid_site.urls"

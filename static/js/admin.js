@@ -30,6 +30,16 @@
     fixTooltips(root);
   }
 
+  // The admin shows times in the browser's time zone (pyramid_site.middleware.
+  // AdminTimezoneMiddleware reads this cookie from the next page on).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone) {
+      document.cookie = "admin_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
+    }
+  } catch (e) { /* no Intl: the site's zone */ }
+
   document.addEventListener("DOMContentLoaded", function () {
     fix(document);
     // The filter widgets are drawn on "load", inline rows on "Add another": fix them too.

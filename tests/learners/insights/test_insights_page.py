@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -238,3 +239,15 @@ def test_the_page_shows_the_figures_as_of_the_last_refresh(seeded, client, instr
     assert insights_refresh_task() == 6
     assert client.get(url, {"track": seeded.track.pk}).context["insights"].learners == 12
     assert insights_refresh() == 6
+
+
+def test_the_admin_shows_times_in_the_instructors_own_zone(seeded, client, instructor):
+    url = reverse("admin_insights")
+    client.force_login(instructor)
+    client.cookies["admin_tz"] = "Asia/Tokyo"
+    response = client.get(url, {"track": seeded.track.pk})
+    tokyo = response.context["insights"].now.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f"Figures as of {tokyo:%-d %b %Y, %H:%M} (JST)" in response.content.decode()
+    # A zone nobody knows is ignored: the site's zone.
+    client.cookies["admin_tz"] = "Mars/Olympus"
+    assert "(UTC)" in client.get(url, {"track": seeded.track.pk}).content.decode()
