@@ -161,7 +161,7 @@ class NudgedFilter(admin.SimpleListFilter):
 class ProgressFilter(admin.SimpleListFilter):
     """Never started (imported or invited, no self-assessment or nothing ticked), or started."""
 
-    title = "started"
+    title = "progress"
     parameter_name = "progress"
 
     def lookups(self, request, model_admin):
