@@ -227,6 +227,63 @@ def do_admin(args) -> dict:
     return results
 
 
+# --- insights page and the stuck-point filter --------------------------------------------
+
+
+def do_insights(args) -> dict:
+    """The insights page of a track (all learners, one cohort), and the learner list filtered
+    to its most common stuck point beside the list filtered by track alone."""
+    from bench.seed import ADMIN_EMAIL
+    from curriculum.models import Track
+    from learners.insights.selectors import insights_figures
+    from learners.models import Cohort, User
+
+    client = Client()
+    client.force_login(User.objects.get(email=ADMIN_EMAIL))
+    track = Track.objects.get(slug="engineer")
+    cohort = Cohort.objects.order_by("pk").values_list("pk", flat=True).first()
+    stuck = insights_figures(track=track).stuck
+    code = stuck[0].code if stuck else "m1"
+    insights = reverse("admin_insights")
+    changelist = reverse("admin:learners_learner_changelist")
+    pages = {
+        # As instructors see it: the figures from the shared cache (beat refreshes them).
+        "insights, track": f"{insights}?track={track.pk}",
+        "insights, one cohort": f"{insights}?track={track.pk}&cohort={cohort}",
+        # What the hourly refresh (or "refresh now") costs for one view.
+        "insights, track, recomputed": f"{insights}?track={track.pk}&fresh=1",
+        "insights, one cohort, recomputed": f"{insights}?track={track.pk}&cohort={cohort}&fresh=1",
+        "list, track": f"{changelist}?track__id__exact={track.pk}",
+        "list, stuck point": f"{changelist}?track__id__exact={track.pk}&stuck={code}",
+        "list, never started": f"{changelist}?track__id__exact={track.pk}&progress=never",
+        "list, inactive": f"{changelist}?track__id__exact={track.pk}&inactive=14",
+    }
+    results = {"stuck_point": code, "pages": {}}
+    for label, url in pages.items():
+        response = client.get(url)  # warm: curriculum cache, templates
+        times = []
+        # A recompute takes seconds at 100k: a few runs say enough.
+        for _ in range(3 if label.endswith("recomputed") else args.repeat):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]), default=None)
+        results["pages"][label] = {
+            "url": url,
+            "status": response.status_code,
+            "p50_ms": statistics.median(times),
+            "min_ms": min(times),
+            "max_ms": max(times),
+            "queries": len(captured),
+            "sql_ms": sum(float(query["time"]) for query in captured.captured_queries) * 1000,
+            "slowest_ms": float(slowest["time"]) * 1000 if slowest else 0,
+            "slowest_sql": slowest["sql"][:2000] if slowest else "",
+        }
+    return results
+
+
 # --- recompute_levels -------------------------------------------------------------------
 
 
@@ -573,6 +630,7 @@ COMMANDS = {
     "seed": do_seed,
     "progress": do_progress,
     "admin": do_admin,
+    "insights": do_insights,
     "recompute": do_recompute,
     "import": do_import,
     "sweep": do_sweep,

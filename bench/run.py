@@ -42,7 +42,7 @@ import psycopg
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = sys.executable
-MEASUREMENTS = ("progress", "admin", "recompute", "sweep", "import")
+MEASUREMENTS = ("progress", "admin", "insights", "recompute", "sweep", "import")
 RESULT_PREFIX = "BENCH_RESULT "
 SIGNED_IN, PROGRESS, PROGRESS_MISS = "/bench/signed-in", "/progress/", "/bench/progress-miss"
 SIGNED_IN_LAYOUT = "/bench/signed-in-layout"
@@ -297,6 +297,9 @@ class Bench:
     def measure_admin(self, size: int, env: dict, url: str) -> dict:
         return _measure(["admin"], env)
 
+    def measure_insights(self, size: int, env: dict, url: str) -> dict:
+        return _measure(["insights"], env)
+
     def measure_recompute(self, size: int, env: dict, url: str) -> dict:
         return _measure(["recompute"], env)
 
@@ -526,6 +529,7 @@ def render(results: dict) -> str:
     sections = {
         "progress": _render_progress,
         "admin": _render_admin,
+        "insights": _render_insights,
         "recompute": _render_recompute,
         "sweep": _render_sweep,
         "import": _render_import,
@@ -765,6 +769,45 @@ def _render_admin(sizes: dict) -> list[str]:
         "",
     ]
     return lines + _table(header, rows) + notes + _error_rows(sizes, "admin") + [""]
+
+
+INSIGHTS_P50_MS = 500  # the insights page of a track at the largest size
+
+
+def _render_insights(sizes: dict) -> list[str]:
+    lines = ["## 2b. Insights page and the stuck-point filter (in-process, superuser)", ""]
+    measured = _measured(sizes, "insights")
+    if not measured:
+        return lines + _error_rows(sizes, "insights") + [""]
+    ordered = sorted(measured)
+    header = ["page"]
+    for size in ordered:
+        header += [f"p50 ms @{_short(size)}", f"SQL ms @{_short(size)}", f"queries @{_short(size)}"]
+    header += ["target"]
+    rows = []
+    largest = measured[ordered[-1]]["pages"]
+    for label in measured[ordered[0]]["pages"]:
+        row = [label]
+        for size in ordered:
+            page = measured[size]["pages"][label]
+            row += [f"{page['p50_ms']:.1f}", f"{page['sql_ms']:.1f}", page["queries"]]
+        if label.startswith("insights") and not label.endswith("recomputed"):
+            target = _verdict(largest[label]["p50_ms"] < INSIGHTS_P50_MS)
+        elif label == "list, stuck point":
+            target = _verdict(largest[label]["p50_ms"] <= 1.5 * largest["list, inactive"]["p50_ms"])
+        else:
+            target = ""
+        rows.append(row + [target])
+    notes = [
+        f"Targets: the insights page p50 under {INSIGHTS_P50_MS} ms at the largest size, its "
+        "figures computed by the hourly task into the shared cache and shown with their "
+        "'as of' time (\"recomputed\": the same page with `fresh=1`, what one refresh of one "
+        "view costs, a fixed number of queries at every size); the list filtered to a stuck point "
+        f"(`{measured[ordered[-1]]['stuck_point']}`) within 1.5x of the list filtered by "
+        "inactivity.",
+        "",
+    ]
+    return lines + _table(header, rows) + notes + _error_rows(sizes, "insights") + [""]
 
 
 def _render_recompute(sizes: dict) -> list[str]:

@@ -24,3 +24,11 @@ def recompute_learners_task(
         learner_ids = list(Learner.objects.filter(track_id=track_id).values_list("pk", flat=True))
     report = learners_recompute(learner_ids=learner_ids)
     return {"learners": report.learners, "changed": report.changed, "chunks": report.chunks}
+
+
+@shared_task(name="learners.insights_refresh")
+def insights_refresh_task() -> int:
+    """Hourly (beat): every track's insights figures, recomputed into the shared cache."""
+    from .insights.selectors import insights_refresh
+
+    return insights_refresh()

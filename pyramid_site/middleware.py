@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.text import smart_split
 
 from learners.integrations.api.problems import problem_response
+from learners.models import available_timezones
 
 
 class StaffMFAMiddleware:
@@ -150,3 +153,31 @@ def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
     if _is_api(request):
         return problem_response(400, message, instance=request.path)
     return HttpResponseBadRequest(message)
+
+
+ADMIN_TIMEZONE_COOKIE = "admin_tz"
+
+
+class AdminTimezoneMiddleware:
+    """Staff see the admin's times in their own time zone: the browser's zone, which
+    ``static/js/admin.js`` keeps in a cookie (an unknown or hostile value is ignored: the
+    site's zone). Students' pages use their own profile's zone, not this."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.COOKIES.get(ADMIN_TIMEZONE_COOKIE, "")
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith(f"/{settings.ADMIN_URL}")
+            and user is not None
+            and user.is_staff
+            and name in available_timezones()
+        ):
+            timezone.activate(zoneinfo.ZoneInfo(name))
+            try:
+                return self.get_response(request)
+            finally:
+                timezone.deactivate()
+        return self.get_response(request)

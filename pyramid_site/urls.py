@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from learners.admin.dashboard import dashboard_view
+from learners.admin.insights import insights_view
 from pyramid_site.health import healthz, readiness_view
 
 urlpatterns = [
@@ -10,6 +11,11 @@ urlpatterns = [
         f"{settings.ADMIN_URL}dashboard/",
         admin.site.admin_view(dashboard_view),
         name="admin_dashboard",
+    ),
+    path(
+        f"{settings.ADMIN_URL}insights/",
+        admin.site.admin_view(insights_view),
+        name="admin_insights",
     ),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -72,7 +72,10 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
         )
     # Kinds down, statuses across: every cell links to the learners it counts.
     counts = {(nudge.kind, nudge.status): nudge.count for nudge in figures.nudges}
-    nudge_statuses = [{"value": status.value, "label": status.label} for status in NudgeStatus]
+    nudge_statuses = [
+        {"value": status.value, "label": status.label, "short": status.label.split(" (")[0]}
+        for status in NudgeStatus
+    ]
     nudge_rows = [
         {
             "label": kind.label,

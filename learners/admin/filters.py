@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from curriculum.selectors import curriculum_rules
 
+from ..insights.rules import MODULE_PREFIX
+from ..insights.selectors import learners_joined, learners_never_started, learners_stuck_at
 from ..models import (
     LevelChange,
     ModuleProgress,
@@ -154,3 +156,80 @@ class NudgedFilter(admin.SimpleListFilter):
         if status:
             nudges = nudges.filter(status=status)
         return queryset.filter(pk__in=nudges.values("learner_id"))
+
+
+class ProgressFilter(admin.SimpleListFilter):
+    """Never started (imported or invited, no self-assessment or nothing ticked), or started."""
+
+    title = "progress"
+    parameter_name = "progress"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("never", "Never started"),
+            ("no_assessment", "No self-assessment"),
+            ("no_tick", "Self-assessed, nothing ticked"),
+            ("started", "Started"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return learners_never_started(queryset, self.value())
+        return queryset
+
+
+class _ShownWhenUsed(admin.SimpleListFilter):
+    """A filter the insights page links to: listed in the sidebar only while it is in use."""
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, self.label(value))] if value else []
+
+    def label(self, value: str) -> str:
+        raise NotImplementedError
+
+
+class StuckPointFilter(_ShownWhenUsed):
+    """Exactly the learners of one stuck point of the insights page."""
+
+    title = "stuck point"
+    parameter_name = "stuck"
+
+    def label(self, value: str) -> str:
+        if value.startswith(MODULE_PREFIX):
+            return f"Stuck after module {value[1:]}"
+        return f"Stuck after key {value[1:]}"
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return learners_stuck_at(queryset, self.value())
+        return queryset
+
+
+class JoinedFilter(_ShownWhenUsed):
+    """Joined between two dates, ``YYYY-MM-DD~YYYY-MM-DD`` (either side may be empty)."""
+
+    title = "joined"
+    parameter_name = "joined"
+
+    def label(self, value: str) -> str:
+        start, _, end = value.partition("~")
+        return f"Joined {start or '…'} to {end or '…'}"
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        dates = parse_date_range(self.value())
+        if dates is None:
+            return queryset.none()
+        return learners_joined(queryset, *dates)
+
+
+def parse_date_range(value: str) -> tuple[date | None, date | None] | None:
+    """``"2026-01-01~2026-03-31"`` -> two dates (either may be None); None if malformed."""
+    start, sep, end = value.partition("~")
+    try:
+        dates = tuple(date.fromisoformat(part) if part else None for part in (start, end))
+    except ValueError:
+        return None
+    return dates if sep or not end else None

@@ -25,6 +25,7 @@ from ..models import (
     ModuleProgress,
     account_change_allowed,
 )
+from ..nudges.models import NudgeKind, NudgeStatus
 from ..nudges.selectors import learners_opted_out_themselves
 from ..privacy.admin import erase_accounts, export_personal_data
 from ..selectors import (
@@ -41,10 +42,13 @@ from .actions import (
 from .filters import (
     CompletedModuleFilter,
     InactivityFilter,
+    JoinedFilter,
     LevelChangedFilter,
     LevelFilter,
     NudgedFilter,
     OptOutFilter,
+    ProgressFilter,
+    StuckPointFilter,
 )
 from .inlines import (
     KeyCompletionInline,
@@ -54,6 +58,14 @@ from .inlines import (
     reasons_list,
 )
 from .roster_import import roster_import_status_view, roster_import_view
+
+
+def in_words(choices, value: str) -> str:
+    """A stored choice as people read it ("held_out" -> "Held out"), the short form of a
+    long label ("Sending (interrupted if it stays here)" -> "Sending")."""
+    if value in choices.values:
+        return str(choices(value).label).split(" (")[0]
+    return value.replace("_", " ")
 
 
 class WindowedCountPaginator(Paginator):
@@ -155,6 +167,9 @@ class LearnerAdmin(admin.ModelAdmin):
         LevelChangedFilter,
         NudgedFilter,
         CompletedModuleFilter,
+        ProgressFilter,
+        StuckPointFilter,
+        JoinedFilter,
     )
     search_fields = ("user__email", "user__first_name", "user__last_name")
     list_per_page = 50
@@ -240,8 +255,8 @@ class LearnerAdmin(admin.ModelAdmin):
         return format_html(
             '<span title="{}">{} ({}), {}</span>',
             when.strftime("%Y-%m-%d %H:%M"),
-            figures.last_nudge_kind.replace("_", " "),
-            figures.last_nudge_status,
+            in_words(NudgeKind, figures.last_nudge_kind).lower(),
+            in_words(NudgeStatus, figures.last_nudge_status).lower(),
             when.strftime("%b %d"),
         )
 

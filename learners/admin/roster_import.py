@@ -66,6 +66,11 @@ class RosterUploadForm(forms.Form):
         return self.cleaned_data["content"]
 
 
+def counted(number: int, word: str) -> str:
+    """ "1 row", "2 rows": a number with its noun in the right number."""
+    return f"{number:,} {word}{'' if number == 1 else 's'}"
+
+
 def roster_import_view(model_admin, request: HttpRequest) -> HttpResponse:
     """Upload a roster, preview what it does, and import exactly the previewed file."""
     if not (model_admin.has_add_permission(request) and model_admin.has_change_permission(request)):
@@ -89,9 +94,10 @@ def roster_import_view(model_admin, request: HttpRequest) -> HttpResponse:
         if confirm and report.ok:
             model_admin.message_user(
                 request,
-                f"Roster imported: {report.rows} rows, {report.created} learners created, "
+                f"Roster imported: {counted(report.rows, 'row')}, "
+                f"{counted(report.created, 'learner')} created, "
                 f"{report.updated} updated, {report.unchanged} unchanged; "
-                f"{report.levels_changed} levels changed"
+                f"{counted(report.levels_changed, 'level')} changed"
                 + (f"; {report.invited} invited." if invite else "."),
                 messages.SUCCESS,
             )

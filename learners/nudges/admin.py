@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from solo.admin import SingletonModelAdmin
 
 from . import plan, rules
 from .models import Experiment, Nudge, NudgeBudget, NudgePreference
@@ -274,21 +275,9 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(NudgeBudget)
-class NudgeBudgetAdmin(admin.ModelAdmin):
-    """The one budget row: the weekly cap and the quiet hours."""
-
-    list_display = ("__str__", "weekly_cap", "quiet_start", "quiet_end")
-
-    def has_add_permission(self, request) -> bool:
-        # One row: added once, by whoever holds the permission to add it.
-        return super().has_add_permission(request) and not NudgeBudget.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        obj.pk = 1
-        super().save_model(request, obj, form, change)
+class NudgeBudgetAdmin(SingletonModelAdmin):
+    """The one budget row (django-solo): its page shows the budget in force, the defaults
+    until someone changes them, and saves it."""
 
 
 @admin.register(NudgePreference)

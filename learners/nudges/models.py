@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone as dj_timezone
+from solo.models import SingletonModel
 
 from . import plan, rules
 
@@ -212,9 +213,10 @@ class ErasedObservation(models.Model):
         return f"erased observation in experiment {self.experiment_id}"
 
 
-class NudgeBudget(models.Model):
-    """One row (pk 1): the budget on everything a learner receives. A model rather than a
-    setting so that instructors change it in the admin, without a deploy."""
+class NudgeBudget(SingletonModel):
+    """One row (django-solo, pk 1): the budget on everything a learner receives. A model
+    rather than a setting so that instructors change it in the admin, without a deploy; its
+    admin page is the row, with the defaults until someone changes them."""
 
     weekly_cap = models.PositiveSmallIntegerField(
         default=rules.DEFAULT_WEEKLY_CAP,

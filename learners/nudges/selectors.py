@@ -88,7 +88,7 @@ def learners_opted_out_themselves(learner_ids: Iterable[int]) -> set[int]:
 
 def nudge_budget() -> rules.Budget:
     """The budget set in the admin, or the defaults. One query."""
-    row = NudgeBudget.objects.filter(pk=1).first()
+    row = NudgeBudget.objects.filter(pk=NudgeBudget.singleton_instance_id).first()
     return row.as_rule() if row else rules.Budget()
 
 

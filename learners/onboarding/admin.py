@@ -28,6 +28,9 @@ class AcceptedFilter(admin.SimpleListFilter):
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ("learner_link", "email", "status", "sent", "accepted_label")
+    # The learner's name links to the learner; the address opens the invitation (a link
+    # inside the row's own link would be a link without a name).
+    list_display_links = ("email",)
     list_filter = ("status", AcceptedFilter, "learner__cohort")
     search_fields = (
         "learner__user__email",

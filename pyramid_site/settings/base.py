@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "csp",
     "django_htmx",
+    "solo",
     "pyramid_site",
     "curriculum",
     "learners",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "pyramid_site.middleware.StaffMFAMiddleware",
+    "pyramid_site.middleware.AdminTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "pyramid_site.urls"
@@ -220,6 +222,11 @@ WEBHOOK_REFUSALS_PER_CLIENT = env.int("WEBHOOK_REFUSALS_PER_CLIENT", default=20)
 WEBHOOK_REFUSALS_PER_CONNECTION = env.int("WEBHOOK_REFUSALS_PER_CONNECTION", default=60)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=100)
+CELERY_BEAT_SCHEDULE["insights-refresh"] = {
+    "task": "learners.insights_refresh",
+    "schedule": crontab(minute=20),
+    "options": {"expires": 50 * 60},
+}
 CELERY_BEAT_SCHEDULE["privacy-prune"] = {
     "task": "privacy.prune",
     "schedule": crontab(minute=30, hour=3),

@@ -321,6 +321,28 @@ ADMIN_ROWS = [
         get=(*STAFF_ONLY, "200", "200"),
         post=(*STAFF_ONLY, "200", "200"),
     ),
+    # The nudge budget is a django-solo singleton: its list URL is the one row's form (the
+    # row-level URLs of every model admin are in ADMIN_MODELS).
+    Row(
+        f"{ADMIN}nudges/nudgebudget/^$",
+        f"/{ADMIN}nudges/nudgebudget/",
+        # An empty POST shows the form again with its errors; nothing is saved.
+        get=(*STAFF_ONLY, "403", "200"),
+        post=(*STAFF_ONLY, "403", "200"),
+    ),
+    Row(
+        f"{ADMIN}nudges/nudgebudget/^history/$",
+        f"/{ADMIN}nudges/nudgebudget/history/",
+        get=(*STAFF_ONLY, "403", "200"),
+        post=(*STAFF_ONLY, "403", "200"),
+    ),
+    Row(
+        f"{ADMIN}insights/",
+        f"/{ADMIN}insights/",
+        # A POST without a list to nudge sends nothing and goes back to the page.
+        get=(*STAFF_ONLY, "200", "200"),
+        post=(*STAFF_ONLY, f"302 /{ADMIN}insights/", f"302 /{ADMIN}insights/"),
+    ),
     Row(
         f"{ADMIN}nudges/experiment/<int:pk>/report/",
         f"/{ADMIN}nudges/experiment/{{experiment}}/report/",
@@ -582,7 +604,7 @@ def world(db) -> dict:
     token = unsubscribe_token(student.pk)
     preferences = preferences_token(student.pk)
     experiment, _ = Experiment.objects.get_or_create(kind="self_assessment", ended_at=None)
-    budget = NudgeBudget.objects.create(pk=1)
+    budget = NudgeBudget.get_solo()
     preference = NudgePreference.objects.create(learner=student, kinds_off=["next_step"])
     api_key, _ = api_key_create(name="Zapier", created_by=superuser)
     connection = PlatformConnection.objects.create(
@@ -692,21 +714,22 @@ def test_access(world, row):
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_budget_is_added_by_superusers_only(world):
-    """Before the budget's one row exists its add page is open, to whoever may add it."""
+def test_the_budget_page_is_the_budget_in_force_for_superusers_only(world):
+    """django-solo: the list is the one row's form, with the defaults in force even before
+    anyone saved a budget; nobody adds a second row or deletes it."""
     NudgeBudget.objects.all().delete()
-    add = f"{ADMIN}nudges/nudgebudget/add/"
-    row = Row(
-        add,
-        f"/{add}",
-        get=(*STAFF_ONLY, "403", "200"),
-        # The instructor's POST is refused; the superuser's empty form is shown again.
-        post=(*STAFF_ONLY, "403", "200"),
-    )
+    page = f"/{ADMIN}nudges/nudgebudget/"
+    row = Row(page, page, get=(*STAFF_ONLY, "403", "200"), post=(*STAFF_ONLY, "403", "200"))
     seen = observe(world, row)
     assert [seen[(actor, "GET")] for actor in ACTORS] == list(row.get)
-    assert [seen[(actor, "POST")] for actor in ACTORS] == list(row.post)
-    assert not NudgeBudget.objects.exists()
+    client = Client()
+    client.force_login(world["users"]["superuser"])
+    shown = client.get(page).content.decode()
+    assert 'name="weekly_cap" value="2"' in shown and 'value="21:00:00"' in shown
+    response = client.post(page, {"weekly_cap": "3", "quiet_start": "22:00", "quiet_end": "07:30"})
+    assert response.status_code == 302
+    assert NudgeBudget.objects.get().weekly_cap == 3
+    assert client.get(f"/{ADMIN}nudges/nudgebudget/add/").status_code == 403
 
 
 # --- the table covers every URL -----------------------------------------------------------

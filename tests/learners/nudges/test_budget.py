@@ -120,7 +120,9 @@ def test_quiet_hours_defer_a_level_up_to_the_morning_in_the_learners_zone(smtp_s
 
 def test_over_the_cap_a_nudge_waits_for_the_window_and_then_goes(smtp_server):
     no_holdout()
-    NudgeBudget.objects.create(pk=1, weekly_cap=2, quiet_start=time(21), quiet_end=time(8))
+    NudgeBudget.objects.update_or_create(
+        pk=1, defaults={"weekly_cap": 2, "quiet_start": time(21), "quiet_end": time(8)}
+    )
     learner = make_learner()
     for day, key in ((0, "level-2"), (2, "level-3")):
         Nudge.objects.create(learner=learner, kind=rules.LEVEL_UP, dedup_key=key)
