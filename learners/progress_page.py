@@ -5,7 +5,6 @@ the cache), and the history as the student reads it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from curriculum.rules import CurriculumRules, KeyRule
 from curriculum.selectors import curriculum_rules
@@ -21,37 +20,28 @@ from .selectors import (
     learner_progress_and_platforms,
 )
 
-# A level change undone within this time (a tick and its undo) is left off the student's
-# history; the admin keeps every row.
-UNDO_WINDOW = timedelta(minutes=5)
-# The first change this soon after the first self-assessment is its placement (the write and
-# the recompute may be separate moments, as in an import).
-PLACEMENT_WINDOW = timedelta(minutes=1)
-
 
 @dataclass(frozen=True)
 class HistoryEntry:
     change: LevelChange
-    placed: bool  # the placement of the first self-assessment, not a move
+    placed: bool  # the first placement: where the learner started, not a move
     from_name: str
     to_name: str
 
 
-def student_history(
-    changes: list[LevelChange], *, submitted_at: datetime | None, level_name
-) -> list[HistoryEntry]:
-    """The level history as the student reads it, newest first: the change made by their
-    first self-assessment reads "Placed at"; a move undone within ``UNDO_WINDOW`` (up, then
-    straight back down, or the reverse) is left out with its undo."""
+def student_history(changes: list[LevelChange], *, level_name) -> list[HistoryEntry]:
+    """The level history as the student reads it, newest first: every deliberate change,
+    the placement reading "Started at"; only a change made by the Undo of a tick's toast is
+    left out, together with the change it reversed."""
     kept: list[LevelChange] = []
     for change in sorted(changes, key=lambda c: (c.changed_at, c.id or 0)):
         last = kept[-1] if kept else None
         if (
-            last is not None
-            and last.from_level is not None
+            change.undo
+            and last is not None
+            and not last.is_placement
             and change.from_level == last.to_level
             and change.to_level == last.from_level
-            and change.changed_at - last.changed_at <= UNDO_WINDOW
         ):
             kept.pop()
             continue
@@ -59,12 +49,7 @@ def student_history(
     return [
         HistoryEntry(
             change=change,
-            placed=change.from_level is None
-            or (
-                change is kept[0]
-                and submitted_at is not None
-                and change.changed_at <= submitted_at + PLACEMENT_WINDOW
-            ),
+            placed=change.is_placement,
             from_name=level_name(change.from_level) if change.from_level else "",
             to_name=level_name(change.to_level),
         )
@@ -173,9 +158,7 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
         "finished_levels": finished_levels,
         "continue_module": _continue_module(placement, progress, rules),
         "api_cost_percent": _percent(placement),
-        "history": student_history(
-            list(history), submitted_at=learner.assessment_submitted_at, level_name=rules.level_name
-        ),
+        "history": student_history(list(history), level_name=rules.level_name),
     }
 
 

@@ -212,7 +212,7 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
     try:
-        result = key_set_done(learner=learner, key=key, done=done)
+        result = key_set_done(learner=learner, key=key, done=done, undo=_is_undo(request))
     except ValidationError as error:
         return _refused(request, learner, " ".join(error.messages))
     what = f"Key {'ticked' if done else 'unticked'}: {key.full_text}"
@@ -230,7 +230,7 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
     try:
-        result = module_set_done(learner=learner, module=module, done=done)
+        result = module_set_done(learner=learner, module=module, done=done, undo=_is_undo(request))
     except ValidationError as error:  # completed on a platform: only an instructor unticks
         return _refused(request, learner, " ".join(error.messages))
     state = "completed" if done else "marked not done"
@@ -244,6 +244,14 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     )
 
 
+UNDO_PARAM = "undo"
+
+
+def _is_undo(request: HttpRequest) -> bool:
+    """The POST came from a toast's Undo button (its action carries ``?undo=1``)."""
+    return request.GET.get(UNDO_PARAM) == "1"
+
+
 @dataclass(frozen=True)
 class Undo:
     """The action that undoes a tick: the same item, the other state."""
@@ -254,7 +262,10 @@ class Undo:
 
     @property
     def url(self) -> str:
-        return reverse("key_done" if self.kind == "key" else "module_done", args=[self.pk])
+        # Marked as an Undo: the level change it makes leaves the student's history with
+        # the change it reverses.
+        view = "key_done" if self.kind == "key" else "module_done"
+        return f"{reverse(view, args=[self.pk])}?{UNDO_PARAM}=1"
 
     @property
     def query(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 from django.conf import settings
 
@@ -14,8 +16,10 @@ def retry_countdown(retries: int) -> float:
 
 
 @shared_task(bind=True, name="nudges.send_chunk", acks_late=True, max_retries=sending.MAX_ATTEMPTS)
-def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
-    report = sending.nudges_send(nudge_ids=nudge_ids)
+def nudges_send_chunk(self, nudge_ids: list[int], at: str | None = None) -> dict:
+    """``at`` (ISO-8601): send as of that moment (a sweep rehearsed with ``send_nudges --at``)."""
+    now = datetime.fromisoformat(at) if at else None
+    report = sending.nudges_send(nudge_ids=nudge_ids, now=now)
     totals = {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
     if self.request.is_eager:
         # No broker (the embedded default): retry in place, without waiting. (Celery's own
@@ -23,13 +27,15 @@ def nudges_send_chunk(self, nudge_ids: list[int]) -> dict:
         retries = 0
         while report.retry_ids and retries < self.max_retries:
             retries += 1
-            report = sending.nudges_send(nudge_ids=report.retry_ids)
+            report = sending.nudges_send(nudge_ids=report.retry_ids, now=now)
             totals["sent"] += report.sent
             totals["skipped"] += report.skipped
             totals["failed"] += report.failed
         return totals
     if report.retry_ids and self.request.retries < self.max_retries:
-        raise self.retry(args=(report.retry_ids,), countdown=retry_countdown(self.request.retries))
+        raise self.retry(
+            args=(report.retry_ids, at), countdown=retry_countdown(self.request.retries)
+        )
     return totals
 
 

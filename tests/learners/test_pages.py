@@ -210,8 +210,8 @@ def test_completing_a_module_redirects_back_and_shows_it_done(engineer_client, e
     assert 'aria-pressed="true"><span class="toggle__box" aria-hidden="true">✓</span>' in page.text
     # Undo posts the other state to the same item.
     assert (
-        f'formaction="/progress/modules/{module.pk}/" name="done" value="0"'
-        f' hx-post="/progress/modules/{module.pk}/" hx-target="#progress-body"'
+        f'formaction="/progress/modules/{module.pk}/?undo=1" name="done" value="0"'
+        f' hx-post="/progress/modules/{module.pk}/?undo=1" hx-target="#progress-body"'
     ) in page.text
 
 

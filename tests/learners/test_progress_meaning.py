@@ -75,7 +75,7 @@ def test_a_tick_with_htmx_answers_the_body_and_the_announcement_in_place(enginee
     assert "To Thriving: 1 of 10 keys" in text
     status = re.search(r'<div id="progress-status" hx-swap-oob="innerHTML">(.*)</div>', text, re.S)
     assert f"Key ticked: {key.full_text}." in status.group(1)
-    assert f'hx-post="/progress/keys/{key.pk}/"' in status.group(1)  # the Undo
+    assert f'hx-post="/progress/keys/{key.pk}/?undo=1"' in status.group(1)  # the Undo
     assert 'value="0"' in status.group(1)
     assert "csrfmiddlewaretoken" not in text
 
