@@ -114,8 +114,9 @@ def module_set_done(
     completed_at: datetime | None = None,
     undo: bool = False,
 ) -> Recomputed:
-    """Mark a module done or not (``undo``: as for ``key_set_done``). A learner cannot untick what a platform completed (an
-    instructor can): ValidationError, nothing changed."""
+    """Mark a module done or not (``undo``: as for ``key_set_done``). A learner cannot
+    untick what a platform completed (an instructor can): ValidationError, nothing
+    changed."""
     return _set_progress(
         learner=learner,
         model=ModuleProgress,
