@@ -16,7 +16,7 @@ from learners.placement import (
     answers_holding_down,
     place,
 )
-from learners.progress_page import UNDO_WINDOW, fastest_way, student_history
+from learners.progress_page import fastest_way, student_history
 from tests.learners.test_placement import engineer, founder, seed_rules
 
 
@@ -138,8 +138,10 @@ def test_modules_and_keys_both_needed():
     placement = place(
         rules, engineer(210_000, explain=True), _surviving_work(linked_module=False, keys=5)
     )
+    # The key module 6 completes is said, so the count adds up to the meter's.
     assert fastest_way(placement, "Thriving") == (
-        "To reach Thriving: finish module 6 and tick 4 more Surviving keys."
+        "To reach Thriving: finish module 6 and tick 4 more Surviving keys; finishing module 6 "
+        "also completes 1 key linked to it, which makes the 5 keys the meter still needs."
     )
     assert placement.next_steps.keys_done == 5
     assert placement.next_steps.keys_required == 10
@@ -151,42 +153,60 @@ def test_modules_and_keys_both_needed():
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def _change(pk, from_level, to_level, minutes):
+def _change(pk, from_level, to_level, minutes, *, undo=False):
     return LevelChange(
-        id=pk, from_level=from_level, to_level=to_level, changed_at=T0 + timedelta(minutes=minutes)
+        id=pk,
+        from_level=from_level,
+        to_level=to_level,
+        changed_at=T0 + timedelta(minutes=minutes),
+        undo=undo,
     )
 
 
-def _read(changes, submitted_at=T0):
+def _read(changes):
     names = {1: "Struggling", 2: "Surviving", 3: "Thriving", 4: "Driving"}
     return [
         ("placed" if e.placed else "moved", e.from_name, e.to_name)
-        for e in student_history(changes, submitted_at=submitted_at, level_name=names.get)
+        for e in student_history(changes, level_name=names.get)
     ]
 
 
-def test_the_first_placement_reads_placed_at():
-    assert _read([_change(1, 1, 2, 0)]) == [("placed", "Struggling", "Surviving")]
+def test_the_placement_reads_as_where_the_learner_started():
     assert _read([_change(1, None, 2, 0)]) == [("placed", "", "Surviving")]
-
-
-def test_a_first_change_a_while_after_the_self_assessment_is_a_move():
-    later = T0 + timedelta(minutes=-30)
-    assert _read([_change(1, 1, 2, 0)], submitted_at=later) == [
-        ("moved", "Struggling", "Surviving")
-    ]
-    assert _read([_change(1, 1, 2, 0), _change(2, 2, 3, 0.5)]) == [
+    # A change with a "from" is a move, however soon after the self-assessment.
+    assert _read([_change(1, None, 2, 0), _change(2, 2, 3, 0.5)]) == [
         ("moved", "Surviving", "Thriving"),
-        ("placed", "Struggling", "Surviving"),
+        ("placed", "", "Surviving"),
     ]
 
 
-def test_a_tick_undone_within_minutes_leaves_no_trace_but_a_later_one_does():
-    up, down = _change(2, 2, 3, 60), _change(3, 3, 2, 62)
-    assert _read([_change(1, 1, 2, 0), up, down]) == [("placed", "Struggling", "Surviving")]
-    late = _change(3, 3, 2, 60 + UNDO_WINDOW.total_seconds() / 60 + 1)
-    assert _read([_change(1, 1, 2, 0), up, late]) == [
+def test_only_a_toast_undo_leaves_the_history_with_what_it_undid():
+    placed, up = _change(1, None, 2, 0), _change(2, 2, 3, 60)
+    undo = _change(3, 3, 2, 61, undo=True)
+    assert _read([placed, up, undo]) == [("placed", "", "Surviving")]
+    # The same move back made deliberately (not from the toast), even a minute later, stays.
+    back = _change(3, 3, 2, 61)
+    assert _read([placed, up, back]) == [
         ("moved", "Thriving", "Surviving"),
         ("moved", "Surviving", "Thriving"),
-        ("placed", "Struggling", "Surviving"),
+        ("placed", "", "Surviving"),
     ]
+    # A self-assessment that lowers the level right after placement stays too.
+    assert _read([placed, _change(2, 2, 1, 1)]) == [
+        ("moved", "Surviving", "Struggling"),
+        ("placed", "", "Surviving"),
+    ]
+
+
+def test_the_fastest_way_explains_the_key_its_modules_complete():
+    rules = seed_rules()
+    placement = place(
+        rules, engineer(210_000, explain=True), _surviving_work(linked_module=False, keys=0)
+    )
+    steps = placement.next_steps
+    linked = steps.keys_needed - steps.keys_after_modules
+    assert linked > 0
+    sentence = fastest_way(placement, "Thriving")
+    assert f"tick {steps.keys_after_modules} more Surviving keys" in sentence
+    assert f"also completes {linked} key" in sentence
+    assert f"makes the {steps.keys_needed} keys the meter still needs" in sentence
