@@ -210,3 +210,38 @@ def test_the_fastest_way_explains_the_key_its_modules_complete():
     assert f"tick {steps.keys_after_modules} more Surviving keys" in sentence
     assert f"also completes {linked} key" in sentence
     assert f"makes the {steps.keys_needed} keys the meter still needs" in sentence
+
+
+# --- Founders whose answers cannot tell Struggling from Surviving ---------------------------
+
+
+def _founder(mrr: int, **answers) -> Profile:
+    values = dict(owns_model_weights=False, replicable_by_competitors=True, investor_fundable=False)
+    values.update(answers)
+    return Profile(track="founder", submitted=True, monthly_recurring_revenue=mrr, **values)
+
+
+def test_a_pre_revenue_founder_renting_apis_is_never_told_the_answers_match_surviving():
+    """The seed calls "pre-revenue or <$50K MRR, 100% API dependent, no moat" Struggling: the
+    answers of that profile fit Struggling and Surviving alike, and the figure decides."""
+    rules = seed_rules()
+    profile = _founder(0)
+    placement = place(rules, profile, Progress())
+    assert placement.level == 1
+    for sentence in (*placement.reasons, *explain(rules, profile, placement)):
+        assert "match Surviving" not in sentence
+    assert "Your answers fit Struggling and Surviving alike, so your monthly recurring revenue" in (
+        " ".join(placement.reasons)
+    )
+    (why,) = explain(rules, profile, placement)
+    assert why.startswith("Your answers fit Struggling and Surviving alike")
+    assert "$0 is in the Struggling band" in why and why.endswith("you start at Struggling.")
+
+
+def test_the_same_answers_with_surviving_revenue_start_at_surviving_by_the_figure():
+    rules = seed_rules()
+    profile = _founder(80_000)
+    placement = place(rules, profile, Progress())
+    assert placement.level == 2
+    (why,) = explain(rules, profile, placement)
+    assert "$80,000 is in the Surviving band" in why and why.endswith("start at Surviving.")
