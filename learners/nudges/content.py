@@ -108,7 +108,7 @@ def nudge_context(
     kinds = {each.kind for each in nudges}
     steps = placement.next_steps
     level = levels.get(placement.level, {})
-    headlines = level.get("headlines", ())
+    headlines = level.get("headlines", {})
     return {
         "nudge": nudge,
         "kind": nudge.kind,
@@ -126,8 +126,8 @@ def nudge_context(
         "first_name": learner.user.first_name.strip(),
         "level": placement.level,
         "level_name": placement.level_name,
-        # The level's two alternative headlines: a learner always reads the same one.
-        "level_headline": headlines[learner.pk % len(headlines)] if headlines else "",
+        # The level's headline in the learner's track's emails.
+        "level_headline": headlines.get(learner.track.slug, "") if learner.track_id else "",
         "level_promise": level.get("promise", ""),
         "next_level_name": curriculum.level_name(placement.level + 1),
         "modules": [
