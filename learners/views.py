@@ -20,7 +20,7 @@ from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules, curriculum_version
 
-from .forms import SelfAssessmentForm
+from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
 from .progress_page import lowering_warning, progress_body_context
@@ -30,6 +30,7 @@ from .services import (
     learner_ensure,
     learner_set_assessment,
     module_set_done,
+    user_set_name,
 )
 
 # The pyramid drawing: a truncated triangle cut in four tiers, level 4 on top.
@@ -128,6 +129,22 @@ def profile(request: HttpRequest) -> HttpResponse:
             "level_guide": _level_guide(curriculum_rules()),
         },
     )
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The student's account: their name here; their email address, password, second
+    factor, data and deletion on the pages that own them, one link each."""
+    user = request.user
+    if request.method == "POST":
+        form = AccountNameForm(request.POST)
+        if form.is_valid():
+            user_set_name(user=user, **form.cleaned_data)
+            messages.success(request, "Your name is saved.")
+            return redirect("account")
+    else:
+        form = AccountNameForm(initial={"first_name": user.first_name, "last_name": user.last_name})
+    return render(request, "learners/account.html", {"form": form})
 
 
 def _level_guide(rules: CurriculumRules) -> list[dict]:
