@@ -240,3 +240,38 @@ def test_an_undo_from_the_toast_leaves_no_trace_but_a_deliberate_untick_does(cur
     client.post(reverse("key_done", args=[last.id]), {"done": "0"})
     page = client.get(reverse("progress")).content.decode()
     assert "Moved up from Surviving" in page and "Moved down from Thriving" in page
+
+
+def test_download_my_data_reads_as_a_record_of_the_person(curriculum, client):
+    learner = _verified_learner(engineer=True, timezone="Europe/Paris")
+    learner_set_assessment(
+        learner=learner, track=Track.objects.get(slug="engineer"), answers=engineer_answers()
+    )
+    learner.refresh_from_db()
+    key = Key.objects.filter(track=learner.track, modules__isnull=True, level__number=2).first()
+    key_set_done(learner=learner, key=key, done=True)
+    User.objects.filter(pk=learner.user_id).update(is_staff=False)
+    client.force_login(learner.user)
+    data = client.get(reverse("privacy:data_download")).json()
+
+    assert data["time_zone"] == "Europe/Paris"
+    assert data["exported_at"].endswith(("+01:00", "+02:00"))
+    assert "is_staff" not in data["account"] and "is_superuser" not in data["account"]
+    assert data["profile"]["track"] == "AI Engineer" or data["profile"]["track"]
+    assert data["profile"]["level"] == {"number": 2, "name": "Surviving"}
+    (ticked,) = data["keys_completed"]
+    assert ticked["code"] == key.code and ticked["text"] == key.full_text
+    assert ticked["level"] == "Surviving" and ticked["how"] == "Learner"
+    (started,) = data["level_history"]
+    assert (started["what"], started["from"], started["to"]) == ("Started at", None, "Surviving")
+    assert all(
+        isinstance(v, str) and v in ("Yes", "No") or v
+        for v in data["self_assessment"]["answers"].values()
+    )
+    assert "key_id" not in json_text(data["keys_completed"])
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value)
