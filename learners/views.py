@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
@@ -183,11 +184,13 @@ def progress(request: HttpRequest) -> HttpResponse:
     if learner is None or not learner.has_assessment or learner.track_id is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
         return redirect("profile")
-    return render(
-        request,
-        "learners/progress.html",
-        {"body": _progress_body_html(learner), "undo_status": _undo_status(request)},
-    )
+    body = _progress_body_html(learner)
+    undo = _undo_from_query(request)
+    if undo is not None:
+        # Without JavaScript: what the tick did and its Undo, together, right after the item.
+        status = {"message": _said_of(undo), "level": "info", "undo": undo}
+        body = with_status(body, undo.anchor, status)
+    return render(request, "learners/progress.html", {"body": body})
 
 
 def _progress_body_html(learner: Learner) -> str:
@@ -288,6 +291,18 @@ class Undo:
     def query(self) -> str:
         return f"{self.kind}-{self.pk}-{int(self.done)}"
 
+    @property
+    def anchor(self) -> str:
+        """The id of the item's row on the page."""
+        if self.kind == "key":
+            return f"key-{self.pk}"
+        number = Module.objects.filter(pk=self.pk).values_list("number", flat=True).first()
+        return f"module-{number}"
+
+    @property
+    def toggle_id(self) -> str:
+        return f"toggle-{self.anchor}"
+
 
 def _undo_from_query(request: HttpRequest) -> Undo | None:
     """The Undo offered after a tick without JavaScript (the redirect names it: ?undo=key-12-0).
@@ -298,14 +313,37 @@ def _undo_from_query(request: HttpRequest) -> Undo | None:
     return Undo(match.group(1), int(match.group(2)), match.group(3) == "1")
 
 
-def _undo_status(request: HttpRequest) -> dict | None:
-    undo = _undo_from_query(request)
-    return {"undo": undo} if undo else None
+def _said_of(undo: Undo) -> str:
+    """What the tick that ``undo`` reverses did, in the words of its announcement."""
+    if undo.kind == "key":
+        key = Key.objects.filter(pk=undo.pk).only("verb", "text").first()
+        text = key.full_text if key else "a key"
+        return f"Key {'unticked' if undo.done else 'ticked'}: {text}."
+    module = Module.objects.filter(pk=undo.pk).only("number", "title").first()
+    if module is None:
+        return "Module updated."
+    state = "marked not done" if undo.done else "completed"
+    return f"Module {module.number} {state}: {module.title}."
+
+
+def with_status(body: str, anchor: str, status: dict) -> str:
+    """The page body with the tick's status (its message and Undo) as the list item right
+    after the item ticked: the next Tab stop after its toggle, never over the checklist.
+    The body is the cached one; the status is per request."""
+    marker = f'id="{anchor}"'
+    start = body.find(marker)
+    end = body.find("</li>", start) if start != -1 else -1
+    if end == -1:
+        return body
+    end += len("</li>")
+    item = render_to_string("learners/progress_status.html", {"status": status, "inline": True})
+    # Both parts are the site's own rendered templates (their variables escaped there).
+    return mark_safe(body[:end] + item + body[end:])  # noqa: S308
 
 
 def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpResponse:
     if request.htmx:
-        return _in_place(learner, request, {"message": message, "level": "error"})
+        return _in_place(learner, request, {"message": message, "level": "error", "undo": None})
     messages.error(request, message)
     return redirect("progress")
 
@@ -343,7 +381,9 @@ def _report(
                 "undo": undo,
             },
         )
-    for text, level in said:
+    # The tick's own words go with its Undo, next to the item (the progress view); a change
+    # of level is said at the top of the page, where the new level is.
+    for text, level in said[:-1]:
         extra = "congrats" if result.went_up and level == messages.SUCCESS else ""
         messages.add_message(request, level, text, extra_tags=extra)
     url = f"{reverse('progress')}?undo={undo.query}"
@@ -364,10 +404,14 @@ def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpRespo
     """What htmx swaps in: the fresh page body (the cached one, as the page shows it) and,
     out of band, the announcement in the page's live region."""
     fresh = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(pk=learner.pk)
+    body = _progress_body_html(fresh)
+    undo = status.get("undo")
+    if undo is not None:
+        body = with_status(body, undo.anchor, status)
     return render(
         request,
         "learners/progress_fragment.html",
-        {"body": _progress_body_html(fresh), "status": status},
+        {"body": body, "status": status, "inline": undo is not None},
     )
 
 
