@@ -154,7 +154,8 @@ def test_a_level_up_is_announced_in_a_live_region_with_what_opens_next(site, chr
 
     expect(live).to_contain_text("Congratulations! You moved up to level 3: Thriving.")
     expect(live).to_contain_text("Next: the Mastery stage, modules 7–9.")
-    expect(live.locator(".toast__inner--congrats")).to_be_in_viewport()
+    # Shown next to the key that did it, with its Undo (never over the checklist).
+    expect(page.locator(".inline-status--congrats")).to_be_in_viewport()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 3: Thriving")
     expect(page.locator("#meter-heading")).to_contain_text("To Driving: 0 of")
     assert _same_document(page)
@@ -162,7 +163,7 @@ def test_a_level_up_is_announced_in_a_live_region_with_what_opens_next(site, chr
     assert learner.level == 3
 
     # Undo right away: back to Surviving, and the student's history shows no move down.
-    live.get_by_role("button", name="Undo").click()
+    page.get_by_role("button", name="Undo").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 2: Surviving")
     expect(page.locator(".timeline")).not_to_contain_text("Moved down")
 
@@ -209,7 +210,10 @@ def test_without_javascript_a_tick_posts_redirects_and_offers_undo(site, chromiu
         page.locator(f"#toggle-key-{key.pk}").click()
 
     expect(page).to_have_url(re.compile(rf"/progress/\?undo=key-{key.pk}-0#key-{key.pk}$"))
-    expect(page.locator(".messages")).to_contain_text(f"Key ticked: {key.full_text}.")
+    # The message and its Undo together, right after the key.
+    status = page.locator(f"#key-{key.pk} + .inline-status")
+    expect(status).to_contain_text(f"Key ticked: {key.full_text}.")
+    expect(status.get_by_role("button", name="Undo")).to_be_visible()
     expect(page.locator(f"#toggle-key-{key.pk}")).to_have_attribute("aria-pressed", "true")
     with page.expect_navigation():
         page.get_by_role("button", name="Undo").click()
@@ -260,7 +264,15 @@ def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_das
         anonymous.goto(site.url + path)
         found[path] = _axe_serious(anonymous)
     page = _signed_in(chromium, site, learner.user)
-    for path in ("/profile/", "/progress/"):
+    for path in (
+        "/profile/",
+        "/progress/",
+        "/account/",
+        "/nudges/preferences/",
+        "/accounts/email/",
+        "/accounts/password/change/",
+        "/no-such-page/",
+    ):
         page.goto(site.url + path)
         found[path] = _axe_serious(page)
     # After a tick in place (the announcement and the swapped body).
