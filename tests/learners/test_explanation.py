@@ -245,3 +245,59 @@ def test_the_same_answers_with_surviving_revenue_start_at_surviving_by_the_figur
     assert placement.level == 2
     (why,) = explain(rules, profile, placement)
     assert "$80,000 is in the Surviving band" in why and why.endswith("start at Surviving.")
+
+
+# --- Continue: the fastest way up ------------------------------------------------------------
+
+
+def _continue(profile: Profile, progress: Progress, urls=None):
+    import dataclasses
+
+    from learners.progress_page import continue_action
+
+    rules = seed_rules()
+    if urls:
+        rules = dataclasses.replace(rules, module_urls=urls)
+    return continue_action(place(rules, profile, progress), rules)
+
+
+def test_continue_is_the_next_module_of_the_learners_own_stage_at_its_course_url():
+    action = _continue(
+        engineer(210_000, explain=True),
+        Progress(completed_modules=frozenset({4})),
+        urls={5: "https://learn.example.com/m5/"},
+    )
+    assert action["label"].startswith("Continue Module 5:")
+    assert action["url"] == "https://learn.example.com/m5/" and action["external"]
+    # Without a course URL: the module on the page.
+    action = _continue(engineer(210_000, explain=True), Progress(frozenset({4})))
+    assert action["url"] == "#module-5" and not action["external"]
+
+
+def test_continue_never_names_a_module_of_a_review_stage():
+    # Placed at Thriving by figure and answers, Foundation (1-3) never done: modules 7-9.
+    action = _continue(engineer(230_000, implement=True, seen="architect"), Progress())
+    assert action["label"].startswith("Continue Module 7:")
+
+
+def test_held_only_by_the_income_gate_continue_is_updating_the_figure():
+    rules = seed_rules().tracks["engineer"]
+    hand = frozenset(key.code for key in rules.keys[2] if not key.module_linked)
+    action = _continue(
+        engineer(160_000, explain=True),
+        Progress(completed_modules=frozenset({4, 5, 6}), completed_keys=hand),
+    )
+    assert action["label"] == "Update your figure when it changes"
+    assert action["url"] == "/profile/"
+
+
+def test_at_driving_continue_is_the_keys_that_keep_the_level_or_nothing():
+    driving = engineer(
+        350_000, explain=True, implement=True, deployed=True, seen="architect", leads=True
+    )
+    action = _continue(driving, Progress())
+    assert action["label"].startswith("Keep your edge:") and action["url"].startswith("#key-")
+    rules = seed_rules().tracks["engineer"]
+    every = frozenset(key.code for key in rules.keys[4] if not key.module_linked)
+    everything = Progress(completed_modules=frozenset(range(1, 10)), completed_keys=every)
+    assert _continue(driving, everything) is None
