@@ -337,6 +337,13 @@ def with_status(body: str, anchor: str, status: dict) -> str:
         return body
     end += len("</li>")
     item = render_to_string("learners/progress_status.html", {"status": status, "inline": True})
+    # An item of a finished level (a level-up just moved it there) is in a collapsed
+    # section: open it, so that the item, its message and its Undo stay in sight.
+    section = body.rfind('<details class="finished-level"', 0, start)
+    if section != -1 and body.find("</details>", section, start) == -1:
+        opening = section + len("<details")
+        body = body[:opening] + " open" + body[opening:]
+        end += len(" open")
     # Both parts are the site's own rendered templates (their variables escaped there).
     return mark_safe(body[:end] + item + body[end:])  # noqa: S308
 

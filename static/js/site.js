@@ -64,7 +64,7 @@
     document.body.addEventListener("htmx:afterSettle", function () {
       var target = refocus && document.getElementById(refocus);
       refocus = null;
-      if (target) target.focus({ preventScroll: true });
+      if (target) target.focus();
     });
 
     var summary = document.querySelector("[data-autofocus]");

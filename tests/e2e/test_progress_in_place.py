@@ -133,7 +133,9 @@ def test_a_tick_updates_the_item_meter_and_next_steps_in_place_and_undo_reverts_
 
     expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(meter).to_contain_text("To Thriving: 2 of 10 keys")
-    expect(page.get_by_role("status").filter(has_text="Key unticked")).to_be_visible()
+    # Announced in the live region; shown with its Undo right after the key.
+    expect(page.locator("#progress-status")).to_contain_text("Key unticked")
+    expect(page.locator(f"#key-{key.pk} + .inline-status")).to_contain_text("Key unticked")
     assert _same_document(page)
     assert not KeyCompletion.objects.filter(learner=learner, key=key).exists()
 
@@ -276,6 +278,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_das
         page.goto(site.url + path)
         found[path] = _axe_serious(page)
     # After a tick in place (the announcement and the swapped body).
+    page.goto(site.url + "/progress/")
     page.locator(".checklist .toggle[aria-pressed=false]").first.click()
     page.get_by_role("button", name="Undo").wait_for()
     found["/progress/ after a tick"] = _axe_serious(page)
