@@ -64,7 +64,12 @@
     document.body.addEventListener("htmx:afterSettle", function () {
       var target = refocus && document.getElementById(refocus);
       refocus = null;
-      if (target) target.focus();
+      if (!target) return;
+      target.focus({ preventScroll: true });
+      // The toggle and, right after it, what the tick did and its Undo: both in sight.
+      var status = document.getElementById("tick-status");
+      (status || target).scrollIntoView({ block: "nearest" });
+      target.scrollIntoView({ block: "nearest" });
     });
 
     var summary = document.querySelector("[data-autofocus]");
