@@ -191,6 +191,8 @@ def _short_meter(steps) -> str:
     line = f"{min(steps.keys_done, steps.keys_required)}/{steps.keys_required} keys"
     if steps.modules_total:
         line += f" · {steps.modules_done}/{steps.modules_total} modules"
+    if steps.gate_amount is not None and not steps.modules and not steps.keys_needed:
+        line += " · figure"  # the only step left: the income gate (said in full above)
     return line
 
 
