@@ -275,3 +275,24 @@ def json_text(value) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_placements_are_not_level_changes_on_the_dashboard_or_its_filter(curriculum):
+    from learners.admin.filters import LevelChangedFilter
+    from learners.models import Learner
+    from learners.selectors import dashboard_figures
+    from learners.services import learners_recompute
+
+    placed = LearnerFactory(engineer=True, annual_compensation=210_000)  # placed at Surviving
+    learners_recompute(learner_ids=[placed.pk])
+    assert LevelChange.objects.get(learner=placed).from_level is None
+    engineer_figures = next(t for t in dashboard_figures().tracks if t.slug == "engineer")
+    assert (engineer_figures.level_ups, engineer_figures.learners_changed) == (0, 0)
+    for value in ("30", "30.up"):
+        chosen = LevelChangedFilter(None, {"level_changed": [value]}, Learner, None)
+        assert not chosen.queryset(None, Learner.objects.all()).exists()
+    # A real move afterwards is one.
+    Learner.objects.filter(pk=placed.pk).update(level=1)
+    learners_recompute(learner_ids=[placed.pk])
+    engineer_figures = next(t for t in dashboard_figures().tracks if t.slug == "engineer")
+    assert engineer_figures.level_ups == 1
