@@ -45,7 +45,14 @@ def _recompute_later(request, modeladmin, *, track_ids=(), everyone=False) -> No
 
 class BandInline(admin.TabularInline):
     model = TrackLevel
-    fields = ("level", "min_amount", "max_amount", "heading_range", "self_assessment_summary")
+    fields = (
+        "level",
+        "min_amount",
+        "max_amount",
+        "heading_range",
+        "self_assessment_summary",
+        "headline",
+    )
     extra = 0
     min_num = 0
     ordering = ("level__number",)
@@ -92,7 +99,8 @@ class LevelAdmin(admin.ModelAdmin):
             "Targeting",
             {
                 "fields": ("headline_a", "headline_b", "pain", "promise", "offer"),
-                "description": "Emails to learners at this level use one of the two headlines.",
+                "description": "The document's two headlines of this level, one per track. "
+                "Emails use each track's own headline: edit it on the track's bands.",
             },
         ),
     )

@@ -85,8 +85,8 @@ class Level(CurriculumModel):
     )
     name = models.CharField(max_length=40)
     description = models.CharField(max_length=200)
-    # The document's "Focus" line offers two alternative headlines ("A" or "B"): kept apart,
-    # each email uses one of them.
+    # The document's "Focus" line offers two alternative headlines ("A" or "B"), one for each
+    # track; the emails use the track's own (``TrackLevel.headline``).
     headline_a = models.CharField("headline A", max_length=200, blank=True)
     headline_b = models.CharField("headline B", max_length=200, blank=True)
     pain = models.TextField(blank=True)
@@ -121,6 +121,12 @@ class TrackLevel(CurriculumModel):
     module_alignment = models.CharField(max_length=200, blank=True)
     self_assessment_summary = models.CharField(
         max_length=300, blank=True, help_text="The document's 'Your Level' line."
+    )
+    headline = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The level's headline in this track's emails (the document's “Focus” line "
+        "offers one per track).",
     )
 
     class Meta:

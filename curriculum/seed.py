@@ -16,6 +16,9 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED_PATH = DATA_DIR / "profit-pyramid.md"
 MODULES_PATH = DATA_DIR / "modules.json"
+# Which of a level's two "Focus" headlines belongs to which track (the document does not
+# say; the client's choice).
+HEADLINES_PATH = DATA_DIR / "headlines.json"
 
 
 class SeedError(ValueError):
@@ -193,6 +196,16 @@ def load_module_titles() -> dict[int, str]:
     if not MODULES_PATH.exists():
         return {}
     return {int(k): v for k, v in json.loads(MODULES_PATH.read_text()).items()}
+
+
+def load_track_headlines() -> dict[tuple[str, int], str]:
+    """(track slug, level) -> the level's headline in that track's emails."""
+    if not HEADLINES_PATH.exists():
+        return {}
+    data = json.loads(HEADLINES_PATH.read_text())
+    return {
+        (slug, int(level)): text for slug, levels in data.items() for level, text in levels.items()
+    }
 
 
 def read_seed(path: Path = SEED_PATH) -> CurriculumSeed:

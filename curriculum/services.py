@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.apps import apps as global_apps
 from django.db import transaction
 
-from .seed import CurriculumSeed, income_figure, read_seed
+from .seed import CurriculumSeed, income_figure, load_track_headlines, read_seed
 
 
 @dataclass
@@ -84,6 +84,7 @@ def curriculum_load(
             "Module", {"number": mod.number}, {"title": mod.title, "stage": stages[mod.number]}
         )
 
+    headlines = load_track_headlines()
     for order, tr in enumerate(seed.tracks, start=1):
         track, _ = upsert(
             "Track",
@@ -104,6 +105,7 @@ def curriculum_load(
                     "keys_heading": tl.keys_heading,
                     "module_alignment": tl.module_alignment,
                     "self_assessment_summary": tl.self_assessment_summary,
+                    "headline": headlines.get((tr.slug, tl.level), ""),
                 },
             )
             for order_, (text, depth) in enumerate(tl.symptoms, start=1):

@@ -14,6 +14,7 @@ from .placement import (
     Profile,
     answer_level,
     answers_holding_down,
+    answers_undecided,
     band_label,
     currency_amount,
     gate_sentence,
@@ -44,7 +45,15 @@ def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement)
         )
     else:
         figure = f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} band"
-        if band.level == answers:
+        alike = answers_undecided(profile, answers)
+        if alike and band.level <= answers:
+            sentences.append(
+                f"Your answers fit {' and '.join(name(n) for n in alike)} alike (the "
+                f"self-assessment's questions cannot tell them apart); your "
+                f"{rules.currency_metric} decides: {usd(amount)} is in the {name(band.level)} "
+                f"band ({band_label(band)}), so you start at {name(start)}."
+            )
+        elif band.level == answers:
             sentences.append(f"{figure}, and your answers match it: you start at {name(start)}.")
         elif answers < band.level:
             held = answers_holding_down(profile, band.level)

@@ -189,3 +189,26 @@ class SelfAssessmentForm(forms.Form):
             return
         for name, errors in error.error_dict.items():
             self.add_error(name if name in self.fields else None, errors)
+
+
+class AccountNameForm(forms.Form):
+    """The name on the account page: the first name is what emails greet the learner by."""
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        error_messages={"required": "Tell us your first name."},
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+
+    def clean_first_name(self) -> str:
+        name = " ".join(self.cleaned_data["first_name"].split())
+        if not name:
+            raise forms.ValidationError("Tell us your first name.")
+        return name

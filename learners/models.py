@@ -150,6 +150,10 @@ class Learner(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
     level_changed_at = models.DateTimeField(null=True, blank=True)
+    # When the learner was first placed (their first recompute with a self-assessment, from
+    # the profile page, an import, the API or demo data): changes before it are no moves,
+    # and the placement itself is "where you start", never a level-up.
+    placed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
     # Bumped by every write through the services (learners.services.learners_touch): the
@@ -240,10 +244,14 @@ class LevelChange(models.Model):
     """History: every change of a learner's level with the reasons at that time."""
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="level_changes")
+    # Empty for the first placement: where the learner starts, not a move.
     from_level = models.PositiveSmallIntegerField(null=True, blank=True)
     to_level = models.PositiveSmallIntegerField()
     changed_at = models.DateTimeField(default=dj_timezone.now)
     reasons = models.JSONField(default=list)
+    # Made by the Undo of a tick's toast: the student's history leaves it out together with
+    # the change it reversed (every other change stays, however soon it was reversed).
+    undo = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
@@ -253,5 +261,10 @@ class LevelChange(models.Model):
         return f"{self.learner}: {self.from_level} → {self.to_level}"
 
     @property
+    def is_placement(self) -> bool:
+        return self.from_level is None
+
+    @property
     def went_up(self) -> bool:
-        return self.from_level is None or self.to_level > self.from_level
+        """A move up; a placement never is one."""
+        return self.from_level is not None and self.to_level > self.from_level

@@ -169,6 +169,22 @@ def answer_level(profile: Profile) -> int:
     return level
 
 
+def answer_floor(track: str | None) -> int:
+    """The lowest level any answers of the track give (a founder's: Surviving, as level 2
+    asks for nothing). Below it the answers cannot tell levels apart: the figure decides."""
+    conditions = ANSWER_CONDITIONS.get(track or "", ())
+    level = 1
+    while level < MAX_LEVEL and not any(c.level == level + 1 for c in conditions):
+        level += 1
+    return level
+
+
+def answers_undecided(profile: Profile, answer: int) -> tuple[int, ...]:
+    """The levels the answers fit alike, when they cannot tell them apart (else ())."""
+    floor = answer_floor(profile.track)
+    return tuple(range(1, floor + 1)) if answer == floor > 1 else ()
+
+
 def answers_holding_down(profile: Profile, target: int) -> tuple[str, ...]:
     """Which answers keep the learner's answer level below ``target``: the unmet conditions
     of the levels above their answer level, up to ``target``."""
@@ -232,10 +248,23 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
                 f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} "
                 f"band ({band_label(band)})."
             )
-            reasons.append(f"Your answers match {name(answer)}.")
             profile_level = min(band.level, answer)
-            if band.level != answer:
+            alike = answers_undecided(profile, answer)
+            if alike and band.level <= answer:
+                # The seed tells these levels apart by the figure alone.
+                reasons.append(
+                    f"Your answers fit {' and '.join(name(n) for n in alike)} alike, so your "
+                    f"{rules.currency_metric} decides: {name(profile_level)}."
+                )
+            elif alike:
+                reasons.append(f"Your answers place you no higher than {name(answer)}.")
                 reasons.append(f"You are placed at the lower of the two: {name(profile_level)}.")
+            else:
+                reasons.append(f"Your answers match {name(answer)}.")
+                if band.level != answer:
+                    reasons.append(
+                        f"You are placed at the lower of the two: {name(profile_level)}."
+                    )
 
     if rules is None:
         return Placement(

@@ -5,7 +5,8 @@ the cache), and the history as the student reads it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+
+from django.urls import reverse
 
 from curriculum.rules import CurriculumRules, KeyRule
 from curriculum.selectors import curriculum_rules
@@ -21,37 +22,28 @@ from .selectors import (
     learner_progress_and_platforms,
 )
 
-# A level change undone within this time (a tick and its undo) is left off the student's
-# history; the admin keeps every row.
-UNDO_WINDOW = timedelta(minutes=5)
-# The first change this soon after the first self-assessment is its placement (the write and
-# the recompute may be separate moments, as in an import).
-PLACEMENT_WINDOW = timedelta(minutes=1)
-
 
 @dataclass(frozen=True)
 class HistoryEntry:
     change: LevelChange
-    placed: bool  # the placement of the first self-assessment, not a move
+    placed: bool  # the first placement: where the learner started, not a move
     from_name: str
     to_name: str
 
 
-def student_history(
-    changes: list[LevelChange], *, submitted_at: datetime | None, level_name
-) -> list[HistoryEntry]:
-    """The level history as the student reads it, newest first: the change made by their
-    first self-assessment reads "Placed at"; a move undone within ``UNDO_WINDOW`` (up, then
-    straight back down, or the reverse) is left out with its undo."""
+def student_history(changes: list[LevelChange], *, level_name) -> list[HistoryEntry]:
+    """The level history as the student reads it, newest first: every deliberate change,
+    the placement reading "Started at"; only a change made by the Undo of a tick's toast is
+    left out, together with the change it reversed."""
     kept: list[LevelChange] = []
     for change in sorted(changes, key=lambda c: (c.changed_at, c.id or 0)):
         last = kept[-1] if kept else None
         if (
-            last is not None
-            and last.from_level is not None
+            change.undo
+            and last is not None
+            and not last.is_placement
             and change.from_level == last.to_level
             and change.to_level == last.from_level
-            and change.changed_at - last.changed_at <= UNDO_WINDOW
         ):
             kept.pop()
             continue
@@ -59,12 +51,7 @@ def student_history(
     return [
         HistoryEntry(
             change=change,
-            placed=change.from_level is None
-            or (
-                change is kept[0]
-                and submitted_at is not None
-                and change.changed_at <= submitted_at + PLACEMENT_WINDOW
-            ),
+            placed=change.is_placement,
             from_name=level_name(change.from_level) if change.from_level else "",
             to_name=level_name(change.to_level),
         )
@@ -85,11 +72,13 @@ def _key_item(key: KeyRule, placement: Placement) -> dict:
 
 
 def fastest_way(placement: Placement, next_name: str) -> str:
-    """The shortest honest sentence of what moves the learner up ("" at the top)."""
+    """The shortest honest sentence of what moves the learner up ("" at the top). Its key
+    count adds up to the meter's: a key done by finishing modules is said to be."""
     steps = placement.next_steps
     if steps.maintaining:
         return ""
     parts = []
+    words = ""
     if steps.modules:
         words = f"module{'s' if len(steps.modules) > 1 else ''} {module_list(steps.modules)}"
         parts.append(f"finish {words}")
@@ -97,10 +86,22 @@ def fastest_way(placement: Placement, next_name: str) -> str:
     if keys:
         parts.append(f"tick {keys} more {placement.level_name} key{'s' if keys > 1 else ''}")
     if not parts:
+        if steps.gate_amount is not None:
+            return (
+                f"You have done everything the {placement.level_name} stage asks; "
+                f"{next_name} waits for your figure."
+            )
         return f"You have done everything the {placement.level_name} stage asks."
     sentence = f"To reach {next_name}: {' and '.join(parts)}"
     if steps.modules_alone_enough:
-        sentence += " (that alone is enough: it also completes the keys linked to it)"
+        return sentence + " (that alone is enough: it also completes the keys linked to it)."
+    linked = steps.keys_needed - keys if steps.modules else 0
+    if keys and linked > 0:
+        sentence += (
+            f"; finishing {words} also completes {linked} key{'s' if linked > 1 else ''} "
+            f"linked to {'them' if len(steps.modules) > 1 else 'it'}, which makes the "
+            f"{steps.keys_needed} keys the meter still needs"
+        )
     return sentence + "."
 
 
@@ -142,6 +143,11 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
             "modules_done": steps.modules_done,
             "modules_total": steps.modules_total,
             "gate": usd(steps.gate_amount) if steps.gate_amount is not None else "",
+            # An unmet income gate is one more step on the bar: never full while it holds.
+            "steps_total": steps.keys_required
+            + steps.modules_total
+            + (1 if steps.gate_amount is not None else 0),
+            "steps_done": min(steps.keys_done, steps.keys_required) + steps.modules_done,
             "metric": track.currency_metric,
             "short": _short_meter(steps),
         },
@@ -170,12 +176,11 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
         ],
         "keys": keys,
         "keys_done": sum(1 for key in keys if key["done"]),
+        "linked_keys": sum(1 for key in keys if key["modules"]),
         "finished_levels": finished_levels,
-        "continue_module": _continue_module(placement, progress, rules),
+        "continue_action": continue_action(placement, rules),
         "api_cost_percent": _percent(placement),
-        "history": student_history(
-            list(history), submitted_at=learner.assessment_submitted_at, level_name=rules.level_name
-        ),
+        "history": student_history(list(history), level_name=rules.level_name),
     }
 
 
@@ -186,6 +191,8 @@ def _short_meter(steps) -> str:
     line = f"{min(steps.keys_done, steps.keys_required)}/{steps.keys_required} keys"
     if steps.modules_total:
         line += f" · {steps.modules_done}/{steps.modules_total} modules"
+    if steps.gate_amount is not None and not steps.modules and not steps.keys_needed:
+        line += " · figure"  # the only step left: the income gate (said in full above)
     return line
 
 
@@ -196,20 +203,43 @@ def _percent(placement: Placement) -> str | None:
     return f"{share * 100:.0f}%" if share * 100 >= 1 else f"{share * 100:.1f}%"
 
 
-def _continue_module(placement: Placement, progress, rules: CurriculumRules) -> dict | None:
-    """The one "Continue" action: the first module the next steps ask for, else the first
-    module not done; with its course URL (its place on this page when it has none)."""
-    numbers = list(placement.next_steps.modules) or [
-        number for number in sorted(rules.module_titles) if number not in progress.completed_modules
-    ]
-    if not numbers:
-        return None
-    number = numbers[0]
-    return {
-        "number": number,
-        "title": rules.module_titles.get(number, ""),
-        "url": rules.module_urls.get(number, "") or f"#module-{number}",
-    }
+def continue_action(placement: Placement, rules: CurriculumRules) -> dict | None:
+    """The one "Continue": the fastest way up. The next unfinished module of the learner's
+    own stage (its course URL, else its place on this page), never one of a stage below
+    their level; with the stage's modules done, the next key to tick; held only by an
+    income gate, updating their figure; at the top, the keys that keep the level."""
+    steps = placement.next_steps
+    if steps.modules:
+        number = steps.modules[0]
+        title = rules.module_titles.get(number, "")
+        url = rules.module_urls.get(number, "")
+        return {
+            "label": f"Continue Module {number}: {title}",
+            "url": url or f"#module-{number}",
+            "external": bool(url),
+        }
+    if steps.maintaining:
+        if not steps.open_keys:
+            return None
+        count = len(steps.open_keys)
+        return {
+            "label": f"Keep your edge: {count} maintaining key{'s' if count > 1 else ''} open",
+            "url": f"#key-{steps.open_keys[0].id}",
+            "external": False,
+        }
+    if steps.keys_needed and steps.tickable_keys:
+        return {
+            "label": f"Tick your next key: {steps.tickable_keys[0].text}",
+            "url": f"#key-{steps.tickable_keys[0].id}",
+            "external": False,
+        }
+    if steps.gate_amount is not None:
+        return {
+            "label": "Update your figure when it changes",
+            "url": reverse("profile"),
+            "external": False,
+        }
+    return None
 
 
 def placement_with_answers(learner: Learner, *, track_slug: str, answers: dict) -> Placement:

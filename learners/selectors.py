@@ -170,11 +170,14 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
 
     changes: dict[int | None, dict[str, int]] = {}
     for row in (
-        LevelChange.objects.filter(changed_at__gte=now - timedelta(days=LEVEL_CHANGE_DAYS))
+        # A first placement (no "from") is where a learner starts, not a change of level.
+        LevelChange.objects.filter(
+            changed_at__gte=now - timedelta(days=LEVEL_CHANGE_DAYS), from_level__isnull=False
+        )
         .order_by()
         .values("learner__track_id")
         .annotate(
-            ups=Count("pk", filter=Q(from_level__isnull=True) | Q(to_level__gt=F("from_level"))),
+            ups=Count("pk", filter=Q(to_level__gt=F("from_level"))),
             downs=Count("pk", filter=Q(to_level__lt=F("from_level"))),
             learners=Count("learner_id", distinct=True),
         )

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("nudges/", include("learners.nudges.urls")),
     path("profile/", views.profile, name="profile"),
+    path("account/", views.account, name="account"),
     path("profile/privacy/", include("learners.privacy.urls")),
     path("progress/", views.progress, name="progress"),
     path("progress/keys/<int:key_id>/", views.key_done, name="key_done"),

@@ -13,13 +13,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules, curriculum_version
 
-from .forms import SelfAssessmentForm
+from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
 from .progress_page import lowering_warning, progress_body_context
@@ -30,6 +31,7 @@ from .services import (
     learner_ensure,
     learner_set_assessment,
     module_set_done,
+    user_set_name,
 )
 
 # The pyramid drawing: a truncated triangle cut in four tiers, level 4 on top.
@@ -120,6 +122,22 @@ def profile(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The student's account: their name here; their email address, password, second
+    factor, data and deletion on the pages that own them, one link each."""
+    user = request.user
+    if request.method == "POST":
+        form = AccountNameForm(request.POST)
+        if form.is_valid():
+            user_set_name(user=user, **form.cleaned_data)
+            messages.success(request, "Your name is saved.")
+            return redirect("account")
+    else:
+        form = AccountNameForm(initial={"first_name": user.first_name, "last_name": user.last_name})
+    return render(request, "learners/account.html", {"form": form})
+
+
 def _level_guide(rules: CurriculumRules) -> list[dict]:
     """Per track, the document's four "Your Level" lines and each level's symptoms, so a
     student recognises where they are before answering."""
@@ -156,11 +174,13 @@ def progress(request: HttpRequest) -> HttpResponse:
     if learner is None or not learner.has_assessment or learner.track_id is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
         return redirect("profile")
-    return render(
-        request,
-        "learners/progress.html",
-        {"body": _progress_body_html(learner), "undo_status": _undo_status(request)},
-    )
+    body = _progress_body_html(learner)
+    undo = _undo_from_query(request)
+    if undo is not None:
+        # Without JavaScript: what the tick did and its Undo, together, right after the item.
+        status = {"message": _said_of(undo), "level": "info", "undo": undo}
+        body = with_status(body, undo.anchor, status)
+    return render(request, "learners/progress.html", {"body": body})
 
 
 def _progress_body_html(learner: Learner) -> str:
@@ -203,7 +223,7 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
     try:
-        result = key_set_done(learner=learner, key=key, done=done)
+        result = key_set_done(learner=learner, key=key, done=done, undo=_is_undo(request))
     except ValidationError as error:
         return _refused(request, learner, " ".join(error.messages))
     what = f"Key {'ticked' if done else 'unticked'}: {key.full_text}"
@@ -221,7 +241,7 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
     try:
-        result = module_set_done(learner=learner, module=module, done=done)
+        result = module_set_done(learner=learner, module=module, done=done, undo=_is_undo(request))
     except ValidationError as error:  # completed on a platform: only an instructor unticks
         return _refused(request, learner, " ".join(error.messages))
     state = "completed" if done else "marked not done"
@@ -235,6 +255,14 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     )
 
 
+UNDO_PARAM = "undo"
+
+
+def _is_undo(request: HttpRequest) -> bool:
+    """The POST came from a toast's Undo button (its action carries ``?undo=1``)."""
+    return request.GET.get(UNDO_PARAM) == "1"
+
+
 @dataclass(frozen=True)
 class Undo:
     """The action that undoes a tick: the same item, the other state."""
@@ -245,11 +273,26 @@ class Undo:
 
     @property
     def url(self) -> str:
-        return reverse("key_done" if self.kind == "key" else "module_done", args=[self.pk])
+        # Marked as an Undo: the level change it makes leaves the student's history with
+        # the change it reverses.
+        view = "key_done" if self.kind == "key" else "module_done"
+        return f"{reverse(view, args=[self.pk])}?{UNDO_PARAM}=1"
 
     @property
     def query(self) -> str:
         return f"{self.kind}-{self.pk}-{int(self.done)}"
+
+    @property
+    def anchor(self) -> str:
+        """The id of the item's row on the page."""
+        if self.kind == "key":
+            return f"key-{self.pk}"
+        number = Module.objects.filter(pk=self.pk).values_list("number", flat=True).first()
+        return f"module-{number}"
+
+    @property
+    def toggle_id(self) -> str:
+        return f"toggle-{self.anchor}"
 
 
 def _undo_from_query(request: HttpRequest) -> Undo | None:
@@ -261,14 +304,44 @@ def _undo_from_query(request: HttpRequest) -> Undo | None:
     return Undo(match.group(1), int(match.group(2)), match.group(3) == "1")
 
 
-def _undo_status(request: HttpRequest) -> dict | None:
-    undo = _undo_from_query(request)
-    return {"undo": undo} if undo else None
+def _said_of(undo: Undo) -> str:
+    """What the tick that ``undo`` reverses did, in the words of its announcement."""
+    if undo.kind == "key":
+        key = Key.objects.filter(pk=undo.pk).only("verb", "text").first()
+        text = key.full_text if key else "a key"
+        return f"Key {'unticked' if undo.done else 'ticked'}: {text}."
+    module = Module.objects.filter(pk=undo.pk).only("number", "title").first()
+    if module is None:
+        return "Module updated."
+    state = "marked not done" if undo.done else "completed"
+    return f"Module {module.number} {state}: {module.title}."
+
+
+def with_status(body: str, anchor: str, status: dict) -> str:
+    """The page body with the tick's status (its message and Undo) as the list item right
+    after the item ticked: the next Tab stop after its toggle, never over the checklist.
+    The body is the cached one; the status is per request."""
+    marker = f'id="{anchor}"'
+    start = body.find(marker)
+    end = body.find("</li>", start) if start != -1 else -1
+    if end == -1:
+        return body
+    end += len("</li>")
+    item = render_to_string("learners/progress_status.html", {"status": status, "inline": True})
+    # An item of a finished level (a level-up just moved it there) is in a collapsed
+    # section: open it, so that the item, its message and its Undo stay in sight.
+    section = body.rfind('<details class="finished-level"', 0, start)
+    if section != -1 and body.find("</details>", section, start) == -1:
+        opening = section + len("<details")
+        body = body[:opening] + " open" + body[opening:]
+        end += len(" open")
+    # Both parts are the site's own rendered templates (their variables escaped there).
+    return mark_safe(body[:end] + item + body[end:])  # noqa: S308
 
 
 def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpResponse:
     if request.htmx:
-        return _in_place(learner, request, {"message": message, "level": "error"})
+        return _in_place(learner, request, {"message": message, "level": "error", "undo": None})
     messages.error(request, message)
     return redirect("progress")
 
@@ -306,7 +379,9 @@ def _report(
                 "undo": undo,
             },
         )
-    for text, level in said:
+    # The tick's own words go with its Undo, next to the item (the progress view); a change
+    # of level is said at the top of the page, where the new level is.
+    for text, level in said[:-1]:
         extra = "congrats" if result.went_up and level == messages.SUCCESS else ""
         messages.add_message(request, level, text, extra_tags=extra)
     url = f"{reverse('progress')}?undo={undo.query}"
@@ -327,10 +402,14 @@ def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpRespo
     """What htmx swaps in: the fresh page body (the cached one, as the page shows it) and,
     out of band, the announcement in the page's live region."""
     fresh = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(pk=learner.pk)
+    body = _progress_body_html(fresh)
+    undo = status.get("undo")
+    if undo is not None:
+        body = with_status(body, undo.anchor, status)
     return render(
         request,
         "learners/progress_fragment.html",
-        {"body": _progress_body_html(fresh), "status": status},
+        {"body": body, "status": status, "inline": undo is not None},
     )
 
 

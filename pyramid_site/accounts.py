@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -89,6 +90,21 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SignupForm(AllauthSignupForm):
+    # Asked so that every email greets the student by name (allauth's adapter saves it).
+    first_name = forms.CharField(
+        label="First name",
+        max_length=150,
+        error_messages={"required": "Tell us your first name."},
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    field_order = ["first_name", "email", "password1", "password2"]
+
+    def clean_first_name(self) -> str:
+        name = " ".join(self.cleaned_data["first_name"].split())
+        if not name:
+            raise forms.ValidationError("Tell us your first name.")
+        return name
+
     def try_save(self, request):
         if self.account_already_exists:
             # The same work as creating the account would do (the result is discarded).

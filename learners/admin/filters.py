@@ -129,9 +129,12 @@ class LevelChangedFilter(admin.SimpleListFilter):
         days = small_int(value, MAX_FILTER_DAYS)
         if days is None:
             return queryset
-        changes = LevelChange.objects.filter(changed_at__gte=timezone.now() - timedelta(days=days))
+        # A first placement (no "from") is where a learner starts, not a change of level.
+        changes = LevelChange.objects.filter(
+            changed_at__gte=timezone.now() - timedelta(days=days), from_level__isnull=False
+        )
         if direction == "up":
-            changes = changes.exclude(to_level__lte=F("from_level"))
+            changes = changes.filter(to_level__gt=F("from_level"))
         elif direction == "down":
             changes = changes.filter(to_level__lt=F("from_level"))
         return queryset.filter(pk__in=changes.values("learner_id"))

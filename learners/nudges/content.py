@@ -12,8 +12,10 @@ from django.template.loader import render_to_string
 
 from curriculum.rules import CurriculumRules
 
+from ..explanation import explain
 from ..models import Learner
 from ..placement import Placement, usd
+from ..selectors import learner_profile
 from . import rules
 from .models import Nudge
 
@@ -69,8 +71,11 @@ def _days(count: int) -> str:
     return "1 day" if count == 1 else f"{count} days"
 
 
-def nudge_reason(nudge: Nudge, learner: Learner, now: datetime) -> str:
-    """Why this nudge was sent, in one sentence the learner reads in the email."""
+def nudge_reason(nudge: Nudge, learner: Learner, now: datetime | None = None) -> str:
+    """Why this nudge was sent, in one sentence the learner reads in the email. Day counts
+    are as of the moment the nudge was decided (the sweep's moment, ``created_at``), not of
+    the moment it goes out (a deferred email would otherwise count its own wait)."""
+    now = nudge.created_at or now
     if nudge.kind == rules.NEXT_STEP:
         if nudge.dedup_key.startswith("manual-"):
             return "Your instructor asked us to send you your next step."
@@ -83,6 +88,8 @@ def nudge_reason(nudge: Nudge, learner: Learner, now: datetime) -> str:
         return f"You signed up {_days(days)} ago and haven't filled in the self-assessment."
     if nudge.kind == rules.LEVEL_UP:
         return f"You moved up to Level {nudge.dedup_key.removeprefix('level-')}."
+    if nudge.kind == rules.PLACEMENT:
+        return "You filled in the self-assessment, which placed you on the pyramid."
     return "You confirmed your email address for the Profit Pyramid."
 
 
@@ -98,19 +105,29 @@ def nudge_context(
     """The email's context: the first nudge leads; the others (due at the same time) are
     carried by it and their reasons join the "why" line."""
     nudge = nudges[0]
+    kinds = {each.kind for each in nudges}
     steps = placement.next_steps
     level = levels.get(placement.level, {})
-    headlines = level.get("headlines", ())
+    headlines = level.get("headlines", {})
     return {
         "nudge": nudge,
         "kind": nudge.kind,
         "combined_kinds": [other.kind for other in nudges[1:]],
+        "manual": nudge.kind == rules.NEXT_STEP and nudge.dedup_key.startswith("manual-"),
+        # Where the learner starts and why: the placement email, or a welcome carrying it.
+        "start_why": (
+            explain(curriculum, learner_profile(learner, learner.track.slug), placement)
+            if kinds & {rules.PLACEMENT, rules.WELCOME}
+            and learner.track_id is not None
+            and learner.assessment_submitted_at is not None
+            else ()
+        ),
         "why": " ".join(nudge_reason(each, learner, now) for each in nudges),
         "first_name": learner.user.first_name.strip(),
         "level": placement.level,
         "level_name": placement.level_name,
-        # The level's two alternative headlines: a learner always reads the same one.
-        "level_headline": headlines[learner.pk % len(headlines)] if headlines else "",
+        # The level's headline in the learner's track's emails.
+        "level_headline": headlines.get(learner.track.slug, "") if learner.track_id else "",
         "level_promise": level.get("promise", ""),
         "next_level_name": curriculum.level_name(placement.level + 1),
         "modules": [

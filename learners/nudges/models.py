@@ -13,6 +13,7 @@ class NudgeKind(models.TextChoices):
     # The values are the rules' kinds, declared once in ``rules``.
     WELCOME = rules.WELCOME, "Welcome"
     SELF_ASSESSMENT = rules.SELF_ASSESSMENT, "Self-assessment reminder"
+    PLACEMENT = rules.PLACEMENT, "Where you start"
     NEXT_STEP = rules.NEXT_STEP, "Next step"
     LEVEL_UP = rules.LEVEL_UP, "Level up"
 

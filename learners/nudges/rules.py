@@ -7,7 +7,12 @@ PRODUCT.md "Nudges":
 - next_step: no progress for 7 days and no next_step in the last 7 days, at 09:00-09:59 in
   the learner's time zone; once a week (only once there is a self-assessment: its track
   is what names the next step).
-- level_up: the level went up; once per level reached.
+- placement: the first placement after the learner's own self-assessment: where they start
+  and why (never a congratulation); once; with the welcome when both are due.
+- level_up: the level went up after the first placement; once per level reached.
+
+placement and level_up are the learner's own events: outside the weekly cap (they neither
+wait for it nor count toward it), inside quiet hours.
 
 The dedup key of each kind is made here and only here; the ledger's unique constraint on
 (learner, kind, dedup key) is what makes "at most" hold under races.
@@ -25,7 +30,13 @@ WELCOME = "welcome"
 SELF_ASSESSMENT = "self_assessment"
 NEXT_STEP = "next_step"
 LEVEL_UP = "level_up"
-KINDS = (WELCOME, SELF_ASSESSMENT, NEXT_STEP, LEVEL_UP)
+PLACEMENT = "placement"
+KINDS = (WELCOME, SELF_ASSESSMENT, NEXT_STEP, LEVEL_UP, PLACEMENT)
+# Sent at most once ever: nothing for a learner to choose on their preference page.
+ONE_TIME_KINDS = (WELCOME, SELF_ASSESSMENT, PLACEMENT)
+# The learner's own events: they go out promptly, neither held by the weekly cap nor
+# counted in it.
+CAP_EXEMPT_KINDS = (PLACEMENT, LEVEL_UP)
 
 ONCE = "once"
 SELF_ASSESSMENT_AFTER = timedelta(days=2)
@@ -63,7 +74,9 @@ DEFAULT_QUIET_START = time(21, 0)
 DEFAULT_QUIET_END = time(8, 0)
 # When several are due at once, the email is the first of these kinds; the others' reasons
 # are listed in it (each template already carries the next steps).
-COMBINE_ORDER = (LEVEL_UP, WELCOME, NEXT_STEP, SELF_ASSESSMENT)
+# The welcome leads a placement due with it: with a self-assessment it says where the
+# learner starts and why.
+COMBINE_ORDER = (LEVEL_UP, WELCOME, PLACEMENT, NEXT_STEP, SELF_ASSESSMENT)
 
 
 @dataclass(frozen=True)
@@ -194,12 +207,22 @@ def welcome_decision(facts: LearnerFacts) -> Decision | None:
 
 
 def level_up_decision(facts: LearnerFacts, *, from_level: int | None, to_level: int) -> Decision:
-    """A level_up for reaching ``to_level``; only when it went up."""
-    if from_level is not None and to_level <= from_level:
+    """A level_up for reaching ``to_level``; only when it went up (a first placement, from
+    no level, never is a level-up)."""
+    if from_level is None:
+        raise ValueError("a placement is not a level-up")
+    if to_level <= from_level:
         raise ValueError("the level did not go up")
     return Decision(
         facts.learner_id, LEVEL_UP, level_up_dedup_key(to_level), skip_reason(facts, LEVEL_UP)
     )
+
+
+def placement_decision(facts: LearnerFacts) -> Decision | None:
+    """Where the learner starts, once, after their first self-assessment placed them."""
+    if PLACEMENT in (facts.last_nudge_at or {}):
+        return None
+    return Decision(facts.learner_id, PLACEMENT, ONCE, skip_reason(facts, PLACEMENT))
 
 
 def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:

@@ -9,7 +9,7 @@ from datetime import datetime
 from allauth.account.models import EmailAddress
 from django.db.models import Max
 
-from curriculum.models import Level
+from curriculum.models import Level, TrackLevel
 from curriculum.rules import CurriculumRules
 from curriculum.selectors import curriculum_rules
 
@@ -130,15 +130,15 @@ def chunk_placements(
 
 
 def level_messages() -> dict[int, dict]:
-    """Each level's targeting message (its headlines, A and B, and promise) from the
-    curriculum. One query."""
+    """Each level's targeting message from the curriculum: its promise, and its headline in
+    each track's emails (``headlines``: track slug -> headline). Two queries."""
+    headlines: dict[int, dict[str, str]] = defaultdict(dict)
+    for number, slug, headline in TrackLevel.objects.values_list(
+        "level__number", "track__slug", "headline"
+    ):
+        if headline:
+            headlines[number][slug] = headline
     return {
-        number: {
-            "name": name,
-            "headlines": tuple(headline for headline in (headline_a, headline_b) if headline),
-            "promise": promise,
-        }
-        for number, name, headline_a, headline_b, promise in Level.objects.values_list(
-            "number", "name", "headline_a", "headline_b", "promise"
-        )
+        number: {"name": name, "headlines": headlines.get(number, {}), "promise": promise}
+        for number, name, promise in Level.objects.values_list("number", "name", "promise")
     }

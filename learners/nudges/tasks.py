@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 from celery.exceptions import Retry
 from django.conf import settings
@@ -28,8 +30,10 @@ class ChunkLeftPending(Exception):  # noqa: N818 - a state to retry, not an erro
     retry_backoff_max=settings.NUDGE_RETRY_BASE_SECONDS * 2**sending.MAX_ATTEMPTS,
     retry_jitter=False,
 )
-def nudges_send_chunk(self, nudge_ids: list[int]) -> dict | Retry:
-    report = sending.nudges_send(nudge_ids=nudge_ids)
+def nudges_send_chunk(self, nudge_ids: list[int], at: str | None = None) -> dict | Retry:
+    """``at`` (ISO-8601): send as of that moment (a sweep rehearsed with ``send_nudges --at``)."""
+    now = datetime.fromisoformat(at) if at else None
+    report = sending.nudges_send(nudge_ids=nudge_ids, now=now)
     if report.retry_ids and self.request.retries < self.max_retries:
         if self.request.is_eager:
             # In-process (no broker): Celery's eager apply runs a returned retry at once,

@@ -73,9 +73,18 @@ def _preferences(request, learner: Learner):
         form = NudgePreferencesForm(data=request.POST)
         if form.is_valid():
             learner_set_nudge_preferences(
-                learner=learner, enabled=form.enabled(), kinds_off=form.kinds_off()
+                learner=learner, enabled=form.enabled(), kinds_off=form.kinds_off(kinds_off)
             )
             saved = True
+            preference = preferences_of([learner.pk]).get(learner.pk)
+            # Shown as saved: what the learner gets from now on.
+            form = NudgePreferencesForm.initial_for(
+                learner.nudges_enabled, preference.kinds_off if preference else []
+            )
     else:
         form = NudgePreferencesForm.initial_for(learner.nudges_enabled, kinds_off)
-    return render(request, "nudges/preferences.html", {"form": form, "saved": saved})
+    return render(
+        request,
+        "nudges/preferences.html",
+        {"form": form, "saved": saved, "enabled": learner.nudges_enabled},
+    )

@@ -104,10 +104,17 @@ def person_rows(*, user: User) -> Iterator[tuple[Holding, list[dict]]]:
 
 
 def learner_data_export(*, user: User) -> dict:
-    """Everything the site holds about ``user``: their account, and one section per model
-    field that points at them (see the module docstring), as JSON-ready data."""
+    """Everything the site holds about ``user``, as JSON-ready data: first the record a
+    person reads (``record.person_record``: account, self-assessment, level history, modules
+    and keys, nudges, in words, dates in their zone), then ``holdings``: one section per
+    model field that points at them (see the module docstring), as stored, so that nothing
+    is left out."""
+    from django.utils import timezone
+
+    from .record import person_record
+
     return {
-        "account": _row(user),
+        **person_record(user=user, now=timezone.now()),
         "holdings": {holding.label: rows for holding, rows in person_rows(user=user)},
     }
 

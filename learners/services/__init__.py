@@ -1,6 +1,7 @@
 """Writes to learners, one module per responsibility:
 
-- ``accounts``: ``learner_create``, ``learner_ensure``, ``user_change_email``
+- ``accounts``: ``learner_create``, ``learner_ensure``, ``user_change_email``,
+  ``user_set_name``
 - ``assessment``: ``learner_set_assessment`` (the self-assessment's one write path),
   ``assessment_check``, ``assessment_apply`` (also used by the roster's bulk writer)
 - ``progress``: ``key_set_done``, ``module_set_done``
@@ -9,7 +10,7 @@
 The public services are re-exported here, so callers write ``from learners.services import …``.
 """
 
-from .accounts import learner_create, learner_ensure, user_change_email
+from .accounts import learner_create, learner_ensure, user_change_email, user_set_name
 from .assessment import assessment_apply, assessment_check, learner_set_assessment
 from .levels import (
     Recomputed,
@@ -34,4 +35,5 @@ __all__ = [
     "learners_touch",
     "module_set_done",
     "user_change_email",
+    "user_set_name",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import models, transaction
 
 from ..models import (
     Learner,
@@ -70,4 +70,15 @@ def user_change_email(*, user: User, email: str) -> User:
         address.email = email
         address.primary = True
         address.save(update_fields=["email", "primary"])
+    return user
+
+
+def user_set_name(*, user: User, first_name: str, last_name: str) -> User:
+    """The learner's own name (the account page): what emails greet them by."""
+    user.first_name = " ".join(first_name.split())
+    user.last_name = " ".join(last_name.split())
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["first_name", "last_name"])
+    # Their pages name them: the cached progress page is stale.
+    Learner.objects.filter(user=user).update(version=models.F("version") + 1)
     return user

@@ -85,4 +85,5 @@ def learner_set_assessment(
         # that an import or an instructor cannot turn nudges back on after "off".
         learner_turn_nudges_on_or_off(learner=learner, enabled=nudges_enabled, now=now)
     learners_touch(learner_ids=[learner.pk])
-    return recompute_locked(learner, now=now)
+    # A first placement from a self-assessment is told by email: where they start and why.
+    return recompute_locked(learner, now=now, tell_placement=True)

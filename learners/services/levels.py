@@ -18,7 +18,7 @@ from ..models import (
     Learner,
     LevelChange,
 )
-from ..nudges.services.ledger import nudge_level_up, nudges_level_up_many
+from ..nudges.services.ledger import nudge_level_up, nudge_placement, nudges_level_up_many
 from ..placement import CurriculumRules, Placement, Profile, place
 from ..selectors import (
     learner_profile,
@@ -41,6 +41,11 @@ class Recomputed:
     def went_up(self) -> bool:
         return self.change is not None and self.change.went_up
 
+    @property
+    def placed(self) -> bool:
+        """This recompute was the learner's first placement (where they start)."""
+        return self.change is not None and self.change.is_placement
+
 
 def learner_lock(learner_id: int) -> Learner:
     """The learner's row, locked until the caller's transaction ends (one writer at a time
@@ -58,42 +63,73 @@ def learner_recompute_level(
         result = recompute_locked(locked, curriculum=curriculum)
     learner.level = locked.level
     learner.level_changed_at = locked.level_changed_at
+    learner.placed_at = locked.placed_at
     return result
 
 
 def recompute_locked(
-    learner: Learner, *, curriculum: CurriculumRules | None = None, now=None
+    learner: Learner,
+    *,
+    curriculum: CurriculumRules | None = None,
+    now=None,
+    undo: bool = False,
+    tell_placement: bool = False,
 ) -> Recomputed:
-    """Recompute a learner whose row the caller holds locked in a transaction."""
+    """Recompute a learner whose row the caller holds locked in a transaction.
+
+    A move up queues its level_up nudge; a first placement queues none, and with
+    ``tell_placement`` (the learner's own self-assessment) its "where you start" email.
+    ``undo``: the change comes from the Undo of a tick's toast.
+    """
     placement = place(
         curriculum or curriculum_rules(), learner_profile(learner), learner_progress(learner)
     )
-    change = _apply_placement(learner, placement, now=now)
-    if change is not None:
+    changed, change = _apply_placement(learner, placement, now=now, undo=undo)
+    if changed:
         Learner.objects.filter(pk=learner.pk).update(
-            level=learner.level, level_changed_at=learner.level_changed_at, version=F("version") + 1
+            level=learner.level,
+            level_changed_at=learner.level_changed_at,
+            placed_at=learner.placed_at,
+            version=F("version") + 1,
         )
+    if change is not None:
         change.save()
         if change.went_up:
             nudge_level_up(learner=learner, change=change)
+        elif change.is_placement and tell_placement:
+            nudge_placement(learner=learner)
     return Recomputed(placement=placement, change=change)
 
 
-def _apply_placement(learner: Learner, placement: Placement, *, now=None) -> LevelChange | None:
-    """Set the new level on ``learner`` (unsaved) and return the history row, if it changed."""
-    if placement.level == learner.level:
-        return None
+def _apply_placement(
+    learner: Learner, placement: Placement, *, now=None, undo: bool = False
+) -> tuple[bool, LevelChange | None]:
+    """Set the new level on ``learner`` (unsaved); return whether the row changed and the
+    history row, if any.
+
+    The first recompute with a self-assessment is the learner's placement: a history row
+    (from no level) even when the level stays what it was, never a move. Before it, the
+    level follows progress without a history row (there is no placement to move from).
+    """
+    first = learner.placed_at is None and learner.assessment_submitted_at is not None
+    if placement.level == learner.level and not first:
+        return False, None
     now = now or timezone.now()
-    change = LevelChange(
+    before = learner.level
+    learner.level = placement.level
+    learner.level_changed_at = now
+    if learner.assessment_submitted_at is None:
+        return True, None
+    if first:
+        learner.placed_at = now
+    return True, LevelChange(
         learner=learner,
-        from_level=learner.level,
+        from_level=None if first else before,
         to_level=placement.level,
         changed_at=now,
         reasons=list(placement.reasons),
+        undo=undo and not first,
     )
-    learner.level = placement.level
-    learner.level_changed_at = now
-    return change
 
 
 @dataclass
@@ -115,7 +151,14 @@ def learners_recompute(
     chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
     curriculum = curriculum_rules(fresh=True)
     report = RecomputeReport()
-    columns = ("pk", "level", "level_changed_at", "assessment_submitted_at", "track__slug")
+    columns = (
+        "pk",
+        "level",
+        "level_changed_at",
+        "placed_at",
+        "assessment_submitted_at",
+        "track__slug",
+    )
     learners = (
         Learner.objects.order_by("pk")
         .select_for_update(of=("self",))
@@ -154,13 +197,21 @@ def _write_levels(changed: list[Learner]) -> None:
     by_level: dict[int, list[int]] = defaultdict(list)
     for learner in changed:
         by_level[learner.level].append(learner.pk)
+    now = changed[0].level_changed_at
+    placed = [learner.pk for learner in changed if learner.placed_at == now]
+    also = (
+        {"placed_at": Case(When(pk__in=placed, then=Value(now)), default=F("placed_at"))}
+        if placed
+        else {}
+    )
     Learner.objects.filter(pk__in=[learner.pk for learner in changed]).update(
         level=Case(
             *(When(pk__in=pks, then=Value(level)) for level, pks in by_level.items()),
             output_field=PositiveSmallIntegerField(),
         ),
-        level_changed_at=changed[0].level_changed_at,
+        level_changed_at=now,
         version=F("version") + 1,
+        **also,
     )
 
 
@@ -172,10 +223,11 @@ def _recompute_chunk(
     changed, history = [], []
     for learner in chunk:
         profile: Profile = learner_profile(learner, learner.track.slug if learner.track else None)
-        change = _apply_placement(
+        was_changed, change = _apply_placement(
             learner, place(curriculum, profile, progress[learner.pk]), now=now
         )
-        if change is not None:
+        if was_changed:
             changed.append(learner)
+        if change is not None:
             history.append(change)
     return changed, history

@@ -32,6 +32,7 @@ def _set_progress(
     recorded_by: User | None,
     via: str = "",
     completed_at: datetime | None = None,
+    undo: bool = False,
 ) -> Recomputed:
     with transaction.atomic():
         locked = learner_lock(learner.pk)
@@ -64,7 +65,7 @@ def _set_progress(
             existing.delete()
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
-        result = recompute_locked(locked, now=now)
+        result = recompute_locked(locked, now=now, undo=undo)
     learner.level, learner.last_activity_at = locked.level, now
     return result
 
@@ -78,10 +79,13 @@ def key_set_done(
     recorded_by: User | None = None,
     via: str = "",
     completed_at: datetime | None = None,
+    undo: bool = False,
 ) -> Recomputed:
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
     modules and cannot be ticked by hand. ``via`` names the API key or platform;
-    ``completed_at`` is when it happened there (default now)."""
+    ``completed_at`` is when it happened there (default now); ``undo``: the learner undid
+    their last tick from its toast (the level change it makes leaves their history with
+    the change it reverses)."""
     if learner.track_id is None:
         raise ValidationError({"key": "This learner has no track yet; keys belong to a track."})
     if learner.track_id != key.track_id:
@@ -97,6 +101,7 @@ def key_set_done(
         recorded_by=recorded_by,
         via=via,
         completed_at=completed_at,
+        undo=undo,
     )
 
 
@@ -109,9 +114,11 @@ def module_set_done(
     recorded_by: User | None = None,
     via: str = "",
     completed_at: datetime | None = None,
+    undo: bool = False,
 ) -> Recomputed:
-    """Mark a module done or not. A learner cannot untick what a platform completed (an
-    instructor can): ValidationError, nothing changed."""
+    """Mark a module done or not (``undo``: as for ``key_set_done``). A learner cannot
+    untick what a platform completed (an instructor can): ValidationError, nothing
+    changed."""
     return _set_progress(
         learner=learner,
         model=ModuleProgress,
@@ -121,4 +128,5 @@ def module_set_done(
         recorded_by=recorded_by,
         via=via,
         completed_at=completed_at,
+        undo=undo,
     )

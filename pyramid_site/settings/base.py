@@ -119,6 +119,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Choosing a password from a link (an invitation, a reset) proves the address and ends
+# signed in, on the learner's page (AccountAdapter.get_login_redirect_url).
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_UNIQUE_EMAIL = True
 # Rate limits: allauth's defaults stay on (ACCOUNT_RATE_LIMITS is deliberately not set):
 # failed logins, signups, password resets and confirmation emails are limited.

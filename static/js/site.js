@@ -54,6 +54,24 @@
       });
     });
 
+    // The progress page's ticks swap its body in place: keep the focus on the toggle that
+    // was pressed (so the next Tab reaches its Undo), and after an Undo put it back there.
+    var refocus = null;
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      var elt = event.detail.elt;
+      refocus = (elt && (elt.getAttribute("data-refocus") || elt.id)) || null;
+    });
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var target = refocus && document.getElementById(refocus);
+      refocus = null;
+      if (!target) return;
+      target.focus({ preventScroll: true });
+      // The toggle and, right after it, what the tick did and its Undo: both in sight.
+      var status = document.getElementById("tick-status");
+      (status || target).scrollIntoView({ block: "nearest" });
+      target.scrollIntoView({ block: "nearest" });
+    });
+
     var summary = document.querySelector("[data-autofocus]");
     if (summary) summary.focus();
   });

@@ -133,7 +133,9 @@ def test_a_tick_updates_the_item_meter_and_next_steps_in_place_and_undo_reverts_
 
     expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(meter).to_contain_text("To Thriving: 2 of 10 keys")
-    expect(page.get_by_role("status").filter(has_text="Key unticked")).to_be_visible()
+    # Announced in the live region; shown with its Undo right after the key.
+    expect(page.locator("#progress-status")).to_contain_text("Key unticked")
+    expect(page.locator(f"#key-{key.pk} + .inline-status")).to_contain_text("Key unticked")
     assert _same_document(page)
     assert not KeyCompletion.objects.filter(learner=learner, key=key).exists()
 
@@ -154,7 +156,8 @@ def test_a_level_up_is_announced_in_a_live_region_with_what_opens_next(site, chr
 
     expect(live).to_contain_text("Congratulations! You moved up to level 3: Thriving.")
     expect(live).to_contain_text("Next: the Mastery stage, modules 7–9.")
-    expect(live.locator(".toast__inner--congrats")).to_be_in_viewport()
+    # Shown next to the key that did it, with its Undo (never over the checklist).
+    expect(page.locator(".inline-status--congrats")).to_be_in_viewport()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 3: Thriving")
     expect(page.locator("#meter-heading")).to_contain_text("To Driving: 0 of")
     assert _same_document(page)
@@ -162,7 +165,7 @@ def test_a_level_up_is_announced_in_a_live_region_with_what_opens_next(site, chr
     assert learner.level == 3
 
     # Undo right away: back to Surviving, and the student's history shows no move down.
-    live.get_by_role("button", name="Undo").click()
+    page.get_by_role("button", name="Undo").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 2: Surviving")
     expect(page.locator(".timeline")).not_to_contain_text("Moved down")
 
@@ -209,7 +212,10 @@ def test_without_javascript_a_tick_posts_redirects_and_offers_undo(site, chromiu
         page.locator(f"#toggle-key-{key.pk}").click()
 
     expect(page).to_have_url(re.compile(rf"/progress/\?undo=key-{key.pk}-0#key-{key.pk}$"))
-    expect(page.locator(".messages")).to_contain_text(f"Key ticked: {key.full_text}.")
+    # The message and its Undo together, right after the key.
+    status = page.locator(f"#key-{key.pk} + .inline-status")
+    expect(status).to_contain_text(f"Key ticked: {key.full_text}.")
+    expect(status.get_by_role("button", name="Undo")).to_be_visible()
     expect(page.locator(f"#toggle-key-{key.pk}")).to_have_attribute("aria-pressed", "true")
     with page.expect_navigation():
         page.get_by_role("button", name="Undo").click()
@@ -260,10 +266,19 @@ def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_das
         anonymous.goto(site.url + path)
         found[path] = _axe_serious(anonymous)
     page = _signed_in(chromium, site, learner.user)
-    for path in ("/profile/", "/progress/"):
+    for path in (
+        "/profile/",
+        "/progress/",
+        "/account/",
+        "/nudges/preferences/",
+        "/accounts/email/",
+        "/accounts/password/change/",
+        "/no-such-page/",
+    ):
         page.goto(site.url + path)
         found[path] = _axe_serious(page)
     # After a tick in place (the announcement and the swapped body).
+    page.goto(site.url + "/progress/")
     page.locator(".checklist .toggle[aria-pressed=false]").first.click()
     page.get_by_role("button", name="Undo").wait_for()
     found["/progress/ after a tick"] = _axe_serious(page)

@@ -47,7 +47,12 @@ def _assert_branded(text: str, html: str) -> None:
 def test_the_signup_confirmation_email(client):
     client.post(
         reverse("account_signup"),
-        {"email": "ada@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        {
+            "first_name": "Ada",
+            "email": "ada@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
     )
 
     (message,) = mail.outbox
@@ -56,7 +61,7 @@ def test_the_signup_confirmation_email(client):
     assert message.subject == "Confirm your email address to start on the Profit Pyramid"
     assert message.from_email == "Profit Pyramid <noreply@localhost>"
     _assert_branded(text, html)
-    assert text.startswith("Hi,\n")  # no name known yet
+    assert text.startswith("Hi Ada,\n")  # the first name the signup asked for
     link = re.search(r"http://testserver/accounts/confirm-email/[^/\s]+/", text).group(0)
     assert f'href="{link}"' in html
     assert "Confirm my address" in html
@@ -107,7 +112,12 @@ def test_a_signup_with_a_registered_address_emails_its_owner_in_the_sites_voice(
 
     client.post(
         reverse("account_signup"),
-        {"email": "ada@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        {
+            "first_name": "Ada",
+            "email": "ada@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
     )
 
     (message,) = mail.outbox

@@ -30,7 +30,7 @@ def _sign_in(client, email: str):
 def _sign_up(client, email: str = "ada@example.com"):
     return client.post(
         reverse("account_signup"),
-        {"email": email, "password1": PASSWORD, "password2": PASSWORD},
+        {"first_name": "Ada", "email": email, "password1": PASSWORD, "password2": PASSWORD},
     )
 
 

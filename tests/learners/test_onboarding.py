@@ -169,7 +169,11 @@ def test_signing_up_with_an_imported_address_emails_a_set_password_link_and_answ
     with django_capture_on_commit_callbacks(execute=True):
         roster_import(roster(engineer()))
     UserFactory(email="known@example.com").set_password("x")  # has a password
-    form = {"password1": "a-long-password-3!", "password2": "a-long-password-3!"}
+    form = {
+        "first_name": "Ana",
+        "password1": "a-long-password-3!",
+        "password2": "a-long-password-3!",
+    }
     answers = {}
     for email in ("ana@example.com", "known@example.com", "new@example.com"):
         response = client.post(reverse("account_signup"), {**form, "email": email})

@@ -210,8 +210,8 @@ def test_completing_a_module_redirects_back_and_shows_it_done(engineer_client, e
     assert 'aria-pressed="true"><span class="toggle__box" aria-hidden="true">✓</span>' in page.text
     # Undo posts the other state to the same item.
     assert (
-        f'formaction="/progress/modules/{module.pk}/" name="done" value="0"'
-        f' hx-post="/progress/modules/{module.pk}/" hx-target="#progress-body"'
+        f'formaction="/progress/modules/{module.pk}/?undo=1" name="done" value="0"'
+        f' hx-post="/progress/modules/{module.pk}/?undo=1" hx-target="#progress-body"'
     ) in page.text
 
 
@@ -330,7 +330,12 @@ def test_progress_page_shows_level_reasons_next_steps_and_an_accessible_pyramid(
 
     assert "You are at level 2" in page
     assert "Your annual total compensation of $160,000 is in the Surviving band" in page
-    assert re.search(r"To Thriving: 0 of 10 keys · 0 of 3 modules · \$200,000\+ annual", page)
+    assert re.search(
+        r"To Thriving: 0 of 10 keys · 0 of 3 modules · annual [^<]* of \$200,000\+ not yet reached",
+        page,
+    )
+    # The unmet gate is one more step of the bar: never full while it holds.
+    assert '<progress class="meter" max="14" value="0"' in page
     assert 'role="img"' in page and "you are at level 2, Surviving" in page
     assert page.count('class="pyramid__tier') == 4
     assert "pyramid__tier--2 is-current" in page

@@ -74,9 +74,14 @@ def test_a_tick_with_htmx_answers_the_body_and_the_announcement_in_place(enginee
     assert f'id="toggle-key-{key.pk}" class="toggle" aria-pressed="true"' in text
     assert "To Thriving: 1 of 10 keys" in text
     status = re.search(r'<div id="progress-status" hx-swap-oob="innerHTML">(.*)</div>', text, re.S)
-    assert f"Key ticked: {key.full_text}." in status.group(1)
-    assert f'hx-post="/progress/keys/{key.pk}/"' in status.group(1)  # the Undo
-    assert 'value="0"' in status.group(1)
+    assert f"Key ticked: {key.full_text}." in status.group(1)  # announced
+    # The message and its Undo, together, as the list item right after the key's own: the
+    # next Tab stop after its toggle (issue 19), never over the checklist.
+    item = re.search(rf'id="key-{key.pk}">.*?</li>(<li class="inline-status.*?</li>)', text, re.S)
+    assert item, "no status right after the key"
+    assert f"Key ticked: {key.full_text}." in item.group(1)
+    assert f'hx-post="/progress/keys/{key.pk}/?undo=1"' in item.group(1)  # the Undo
+    assert 'value="0"' in item.group(1) and f'data-refocus="toggle-key-{key.pk}"' in item.group(1)
     assert "csrfmiddlewaretoken" not in text
 
 

@@ -71,10 +71,20 @@ def test_demo_students_stand_on_every_level_of_both_tracks_by_real_progress(curr
     for learner in learners:
         placement = learner_placement(learner)
         assert placement.level == learner.level
-        if learner.user.email.startswith("thriving."):
+        if learner.user.email == "thriving.engineer@example.com":
             # Placed at Surviving by the profile, moved up by modules 4-6 and keys.
             assert placement.profile_level == 2
             assert any("so you advanced to Thriving" in r for r in placement.reasons)
+        if learner.user.email == "thriving.founder@example.com":
+            # Revenue in the Thriving band: the seed's $200K-$1M MRR.
+            assert 200_000 <= learner.monthly_recurring_revenue < 1_000_000
+        if learner.level == 4:
+            # Driving: "all modules mastered" (the document's module alignment).
+            assert learner.module_progress.count() == 9
+        # Placed, not moved: no level-up email for demo data.
+        assert not learner.nudges.filter(kind="level_up").exists()
+        placements = learner.level_changes.filter(from_level__isnull=True).count()
+        assert placements == (1 if learner.has_assessment else 0)
         assert EmailAddress.objects.filter(user=learner.user, verified=True).exists()
 
 

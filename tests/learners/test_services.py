@@ -35,9 +35,11 @@ def test_set_assessment_places_and_records_history(curriculum):
     )
     learner.refresh_from_db()
     assert (learner.level, result.placement.level) == (2, 2)
-    assert result.went_up
+    # Where the learner starts: a placement, never a move up.
+    assert result.placed and not result.went_up
+    assert learner.placed_at is not None
     change = LevelChange.objects.get(learner=learner)
-    assert (change.from_level, change.to_level) == (1, 2)
+    assert (change.from_level, change.to_level) == (None, 2)
     assert change.reasons[0].startswith("Your annual total compensation of $160,000")
     # Saving the same answers again changes nothing and writes no history.
     again = learner_set_assessment(
@@ -103,7 +105,7 @@ def test_progress_moves_the_level_up_and_back_down(curriculum):
     ) == [
         (3, 2),
         (2, 3),
-        (1, 2),
+        (None, 2),  # the placement: where they started
     ]
 
 
@@ -225,6 +227,12 @@ def test_bulk_recompute_queues_one_level_up_nudge_per_level_reached(curriculum):
     unverified = LearnerFactory(
         engineer=True, annual_compensation=160_000, can_explain_concepts=True
     )
+    # The first recompute places them (no email: a placement is not a level-up) ...
+    learners_recompute()
+    assert not Nudge.objects.exists()
+    assert Learner.objects.get(pk=verified.pk).placed_at is not None
+    # ... a real move up after it is one.
+    Learner.objects.filter(pk__in=[verified.pk, unverified.pk]).update(level=1)
     learners_recompute()
     assert list(Nudge.objects.values_list("learner_id", "kind", "dedup_key")) == [
         (verified.pk, "level_up", "level-2")

@@ -95,6 +95,13 @@ SITE_ROWS = [
         post=(LOGIN, "200", "200", "200", "200"),
     ),
     Row(
+        "account/",
+        "/account/",
+        get=(LOGIN, "200", "200", "200", "200"),
+        # An empty name is refused with the form shown again; nothing is saved.
+        post=(LOGIN, "200", "200", "200", "200"),
+    ),
+    Row(
         "progress/",
         "/progress/",
         # Staff have no self-assessment: sent to fill it in.

@@ -42,7 +42,7 @@ def _login(client, email: str, password: str = PASSWORD, **headers):
 def _sign_up(client, email: str, password: str = PASSWORD, **headers):
     return client.post(
         reverse("account_signup"),
-        {"email": email, "password1": password, "password2": password},
+        {"first_name": "Ada", "email": email, "password1": password, "password2": password},
         headers=headers,
     )
 

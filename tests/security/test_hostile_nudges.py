@@ -14,7 +14,7 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curriculum.models import Key, Level
+from curriculum.models import Key, Level, TrackLevel
 from curriculum.selectors import curriculum_rules
 from learners.models import Learner
 from learners.nudges.content import (
@@ -308,7 +308,8 @@ def test_a_name_cannot_inject_email_headers(db, kind):
 def test_curriculum_text_in_emails_is_escaped(db, kind):
     """Key texts and level messages come from instructors' edits of the curriculum."""
     Key.objects.filter(track__slug="engineer").update(text=SCRIPT)
-    Level.objects.update(headline_a=ATTRIBUTE, headline_b=ATTRIBUTE, promise=SCRIPT)
+    Level.objects.update(promise=SCRIPT)
+    TrackLevel.objects.update(headline=ATTRIBUTE)
     learner = LearnerFactory(engineer=True, annual_compensation=10_000)
 
     html = html_of(build(learner, kind))

@@ -20,10 +20,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from curriculum.models import Track
+from curriculum.models import Module, Track
 from curriculum.rules import CurriculumRules, TrackRules
 from curriculum.selectors import curriculum_rules
 from learners.models import Cohort, KeyCompletion, Learner, ModuleProgress, User
+from learners.placement import MAX_LEVEL
 from learners.services import learner_create, learners_recompute
 
 ADMIN_EMAIL = "admin@example.com"
@@ -32,6 +33,9 @@ INSTRUCTORS_GROUP = "Instructors"
 # Known passwords only where they are harmless: with DEBUG off each run makes random ones.
 DEMO_PASSWORD = "pyramid-demo"  # noqa: S105
 SYNTHETIC_EMAIL = "synthetic-{:05d}@example.com"
+# Where the demo's module lessons are, so that "Continue" leads somewhere (set only on
+# modules without a course URL: an instructor's own link is kept).
+DEMO_COURSE_URL = "https://learn.example.com/build-your-own-frontier-ai/module-{}/"
 DEMO_COHORTS = ("Demo cohort: Spring", "Demo cohort: Summer", "Demo cohort: Autumn")
 TIMEZONES = (
     "UTC",
@@ -96,7 +100,8 @@ FOUNDER_ANSWERS = {
 }
 
 # Demo students: (email, first, last, track, amount, answers of level, levels graduated by
-# progress, (modules, keys) of partial progress on the level they stand on).
+# progress, (modules, keys) of partial progress on the level they stand on). The Driving
+# students have mastered every module (the document's alignment: "all modules mastered").
 DEMO_STUDENTS = (
     ("new.student@example.com", "Nadia", "New", None, None, None, (), (0, 0)),
     ("struggling.engineer@example.com", "Sam", "Struggling", "engineer", 120_000, 1, (), (1, 2)),
@@ -105,7 +110,8 @@ DEMO_STUDENTS = (
     ("driving.engineer@example.com", "Dana", "Driving", "engineer", 350_000, 4, (), (0, 5)),
     ("struggling.founder@example.com", "Fay", "Founder", "founder", 20_000, 2, (), (2, 4)),
     ("surviving.founder@example.com", "Felix", "Surviving", "founder", 120_000, 3, (), (0, 3)),
-    ("thriving.founder@example.com", "Farah", "Thriving", "founder", 120_000, 3, (2,), (1, 4)),
+    # Revenue in the Thriving band ($200K-$1M MRR), answers of an owner of model weights.
+    ("thriving.founder@example.com", "Farah", "Thriving", "founder", 350_000, 3, (), (1, 4)),
     ("driving.founder@example.com", "Frank", "Driving", "founder", 1_500_000, 4, (), (0, 6)),
 )
 
@@ -120,6 +126,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, learners, **options):
         started = time.perf_counter()
+        _course_urls()
         rules = curriculum_rules(fresh=True)
         tracks = {track.slug: track for track in Track.objects.all()}
         credentials = []
@@ -129,13 +136,15 @@ class Command(BaseCommand):
             students = self._students(rules, tracks, credentials)
             synthetic = self._synthetic(learners, rules, tracks)
             ids = students + synthetic
-            recomputed = learners_recompute(learner_ids=ids) if ids else None
+            if ids:
+                learners_recompute(learner_ids=ids)
+            above = Learner.objects.filter(pk__in=ids, level__gt=1).count()
         self.stdout.write("Demo accounts (log in at /admin/ or /accounts/login/):")
         for email, password, role in credentials:
             self.stdout.write(f"  {role:<10} {email:<34} {password}")
         self.stdout.write(
             f"Created {len(students)} demo students and {len(synthetic)} synthetic learners"
-            + (f"; {recomputed.changed} placed above level 1" if recomputed else "")
+            + (f"; {above} placed above level 1" if ids else "")
             + f" ({time.perf_counter() - started:.2f}s)."
         )
 
@@ -283,6 +292,12 @@ class Command(BaseCommand):
         return list(learner_ids.values())
 
 
+def _course_urls() -> None:
+    for module in Module.objects.filter(course_url=""):
+        module.course_url = DEMO_COURSE_URL.format(module.number)
+        module.save(update_fields=["course_url"])
+
+
 def _answers(slug: str, level: int, amount: int | None) -> dict:
     if slug == "engineer":
         return {"annual_compensation": amount, **ENGINEER_ANSWERS[level]}
@@ -308,6 +323,10 @@ def _progress_through(
         modules += rules.stage_modules.get(done, ())
         keys += _hand_keys(rules, done)
     current = max(graduated) + 1 if graduated else level
+    if current == MAX_LEVEL:
+        # At Driving: every module mastered.
+        for lower in range(1, MAX_LEVEL):
+            modules += [n for n in rules.stage_modules.get(lower, ()) if n not in modules]
     n_modules, n_keys = partial
     modules += list(rules.stage_modules.get(current, ()))[:n_modules]
     keys += _hand_keys(rules, current)[:n_keys]

@@ -25,7 +25,9 @@ class Handoff:
     """Hands lists of nudge ids to a worker after commit; remembers a broker outage so a
     sweep stops trying (the frequent pass hands those rows once the broker is back)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, at: datetime | None = None) -> None:
+        # A sweep run as of a given moment (send_nudges --at) sends as of that moment too.
+        self.at = at
         self.broker_down = False
         self.handed = 0
         self.not_handed = 0
@@ -35,7 +37,7 @@ class Handoff:
             transaction.on_commit(lambda: self.hand(nudge_ids))
 
     def hand(self, nudge_ids: list[int]) -> bool:
-        if self.broker_down or not nudges_hand(nudge_ids=nudge_ids):
+        if self.broker_down or not nudges_hand(nudge_ids=nudge_ids, at=self.at):
             self.broker_down = True
             self.not_handed += 1
             return False
@@ -43,8 +45,9 @@ class Handoff:
         return True
 
 
-def nudges_hand(*, nudge_ids: list[int]) -> bool:
-    """Publish one chunk task; on success stamp ``handed_at``.
+def nudges_hand(*, nudge_ids: list[int], at: datetime | None = None) -> bool:
+    """Publish one chunk task (to send as of ``at`` when given, else as of the moment the
+    worker sends); on success stamp ``handed_at``.
 
     Celery's ``delay_on_commit`` would raise from inside the commit hook when Redis is
     down, failing the web request that created the nudge; instead the error is logged
@@ -53,7 +56,10 @@ def nudges_hand(*, nudge_ids: list[int]) -> bool:
     from ..tasks import nudges_send_chunk
 
     try:
-        nudges_send_chunk.delay(list(nudge_ids))
+        if at is None:
+            nudges_send_chunk.delay(list(nudge_ids))
+        else:
+            nudges_send_chunk.delay(list(nudge_ids), at.isoformat())
     except OperationalError as exc:
         logger.warning(
             "Broker unreachable; %d nudges left for the next pass: %s", len(nudge_ids), exc

@@ -95,6 +95,13 @@ def nudge_level_up(
     return _nudge_add_one(decision, now or timezone.now())
 
 
+def nudge_placement(*, learner: Learner, now: datetime | None = None) -> Nudge | None:
+    """Called when the learner's own self-assessment placed them (inside that transaction):
+    the email saying where they start and why, once."""
+    decision = rules.placement_decision(nudge_facts([learner])[0])
+    return _nudge_add_one(decision, now or timezone.now()) if decision else None
+
+
 def nudges_level_up_many(*, changes: list[LevelChange], now: datetime | None = None) -> int:
     """The level_up rows for a chunk of level changes made in bulk (recompute after a
     curriculum edit or an import), inside the caller's transaction: a fixed number of

@@ -269,31 +269,37 @@ def _send_each(
 
 
 def emails_in_cap_window(learner_id: int, now: datetime) -> list[datetime]:
-    """When the learner's emails of the last 7 days went out (a row combined into another
-    row's email is not an email of its own; a row still ``sending`` counts)."""
-    return list(
-        Nudge.objects.filter(
-            learner_id=learner_id,
-            status__in=[NudgeStatus.SENT, NudgeStatus.SENDING],
-            combined_into__isnull=True,
-            sending_started_at__gt=now - rules.CAP_WINDOW,
-        ).values_list("sending_started_at", flat=True)
-    )
+    """When the learner's capped emails of the last 7 days went out: an email counts once
+    (a row combined into another row's email is part of that email), and only when one of
+    its rows is of a capped kind (a placement or level-up alone is outside the cap). A row
+    still ``sending`` counts."""
+    rows = Nudge.objects.filter(
+        learner_id=learner_id,
+        status__in=[NudgeStatus.SENT, NudgeStatus.SENDING],
+        sending_started_at__gt=now - rules.CAP_WINDOW,
+    ).exclude(kind__in=rules.CAP_EXEMPT_KINDS)
+    emails = {}
+    for pk, into, at in rows.values_list("pk", "combined_into_id", "sending_started_at"):
+        emails[into or pk] = at
+    return list(emails.values())
 
 
 def _claim_email(email: Email, now: datetime, cap: int, report: SendReport) -> list[int]:
     """Inside the caller's transaction: the learner locked, the cap checked against their
     emails so far, then each row claimed (pending -> sending, the conditional update that
     makes a send exclusive; of workers racing for a row, the one whose update counts it won
-    it). Returns the rows won, the first one the email's own."""
+    it). Rows of kinds outside the cap go even when the cap defers the others. Returns the
+    rows won, the first one the email's own."""
     learner_id = email.learner.pk
     # The lock makes "count, then claim" atomic per learner: two workers cannot both fit
     # under the cap. (No-op on SQLite, where writers are serialised anyway.)
     list(Learner.objects.select_for_update().filter(pk=learner_id).values_list("pk", flat=True))
-    until = rules.cap_until(emails_in_cap_window(learner_id, now), now, cap)
-    if until is not None:
-        report.deferred += _defer([row.pk for row in email.rows], until)
-        return []
+    capped = [row for row in email.rows if row.kind not in rules.CAP_EXEMPT_KINDS]
+    if capped:
+        until = rules.cap_until(emails_in_cap_window(learner_id, now), now, cap)
+        if until is not None:
+            report.deferred += _defer([row.pk for row in capped], until)
+            email.rows = [row for row in email.rows if row.kind in rules.CAP_EXEMPT_KINDS]
     won: list[int] = []
     for row in email.rows:
         if _claim(row.pk, now, combined_into=won[0] if won else None):

@@ -47,10 +47,12 @@ def nudges_sweep(
     A chunk costs a fixed number of queries: learners, verified addresses, latest ledger
     rows, one bulk insert, the new rows' ids, and (after commit) one update of ``handed_at``.
     """
+    # Given a moment (send_nudges --at), the whole send runs as of it: quiet hours, the cap
+    # and the emails' day counts, so that instructors can rehearse a sweep.
+    handoff = Handoff(at=now)
     now = now or timezone.now()
     chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
     report = SweepReport(at=now)
-    handoff = Handoff()
     base = learners_for_sweep()
     running = experiments_running(now=now)
     last_pk = 0

@@ -303,4 +303,7 @@ def test_the_progress_page_leads_with_continue_to_the_lesson(client, learner):
     client.force_login(learner.user)
     page = client.get("/progress/").content.decode()
     title = Module.objects.get(number=4).title
-    assert f'href="https://school.example/courses/mtp">Continue Module 4: {title} →</a>' in page
+    assert (
+        f'href="https://school.example/courses/mtp" rel="noopener">Continue Module 4: {title} →</a>'
+        in page
+    )

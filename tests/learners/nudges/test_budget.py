@@ -123,19 +123,40 @@ def test_over_the_cap_a_nudge_waits_for_the_window_and_then_goes(smtp_server):
     NudgeBudget.objects.update_or_create(
         pk=1, defaults={"weekly_cap": 2, "quiet_start": time(21), "quiet_end": time(8)}
     )
-    learner = make_learner()
-    for day, key in ((0, "level-2"), (2, "level-3")):
-        Nudge.objects.create(learner=learner, kind=rules.LEVEL_UP, dedup_key=key)
-        Learner.objects.filter(pk=learner.pk).update(level=int(key[-1]))
+    learner = make_learner(created_at=NOW - timedelta(days=30))
+    for day, week in ((0, "2026-W20"), (2, "2026-W21")):
+        Nudge.objects.create(learner=learner, kind=rules.NEXT_STEP, dedup_key=week, created_at=NOW)
         assert send_pending(NOW + timedelta(days=day)).sent == 1
-    third = Nudge.objects.create(learner=learner, kind=rules.LEVEL_UP, dedup_key="level-4")
-    Learner.objects.filter(pk=learner.pk).update(level=4)
+    third = Nudge.objects.create(
+        learner=learner, kind=rules.NEXT_STEP, dedup_key="2026-W22", created_at=NOW
+    )
     report = send_pending(NOW + timedelta(days=3))
     third.refresh_from_db()
     assert report.deferred == 1 and third.not_before == NOW + timedelta(days=7)
     assert len(smtp_server.messages) == 2
     assert send_pending(NOW + timedelta(days=7)).sent == 1
     assert len(smtp_server.messages) == 3
+
+
+def test_a_level_up_goes_out_over_the_cap_and_does_not_count_toward_it(smtp_server):
+    """level_up is the learner's own event: outside the weekly cap (PRODUCT.md "Nudges")."""
+    no_holdout()
+    NudgeBudget.objects.create(pk=1, weekly_cap=2, quiet_start=time(21), quiet_end=time(8))
+    learner = make_learner(created_at=NOW - timedelta(days=30))
+    for week in ("2026-W20", "2026-W21"):
+        Nudge.objects.create(learner=learner, kind=rules.NEXT_STEP, dedup_key=week, created_at=NOW)
+        assert send_pending(NOW).sent == 1
+    Nudge.objects.create(learner=learner, kind=rules.LEVEL_UP, dedup_key="level-2")
+    Learner.objects.filter(pk=learner.pk).update(level=2)
+    assert send_pending(NOW + timedelta(hours=1)).sent == 1
+    assert len(smtp_server.messages) == 3
+    # Three emails in the week, two of them counted: the cap is still full for a next step.
+    late = Nudge.objects.create(
+        learner=learner, kind=rules.NEXT_STEP, dedup_key="2026-W22", created_at=NOW
+    )
+    assert send_pending(NOW + timedelta(hours=2)).deferred == 1
+    late.refresh_from_db()
+    assert late.not_before == NOW + timedelta(days=7)
 
 
 def test_several_due_at_once_go_out_as_one_email_saying_why_for_each(smtp_server):

@@ -218,7 +218,8 @@ def test_opted_out_and_unverified_learners_are_skipped(overrides, reason):
 def test_level_up_once_per_level_reached():
     facts = quiet(NINE_UTC)
     assert rules.level_up_decision(facts, from_level=1, to_level=3).dedup_key == "level-3"
-    assert rules.level_up_decision(facts, from_level=None, to_level=2).dedup_key == "level-2"
+    with pytest.raises(ValueError, match="placement"):
+        rules.level_up_decision(facts, from_level=None, to_level=2)
     with pytest.raises(ValueError, match="did not go up"):
         rules.level_up_decision(facts, from_level=3, to_level=2)
 

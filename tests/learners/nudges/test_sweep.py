@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from curriculum.models import Track
 from learners.models import User
@@ -182,7 +183,8 @@ def test_sweep_queries_per_chunk_do_not_grow_with_the_roster(settings):
 def test_a_level_up_sends_one_email_for_the_level_reached(
     smtp_server, django_capture_on_commit_callbacks
 ):
-    learner = make_learner(engineer=False)
+    # Placed already (at Struggling, as a founder): a new self-assessment moves them up.
+    learner = make_learner(engineer=False, placed_at=timezone.now())
     engineer = Track.objects.get(slug="engineer")
     answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
@@ -200,7 +202,7 @@ def test_a_level_up_sends_one_email_for_the_level_reached(
 
 
 def test_no_level_up_email_to_an_opted_out_learner(smtp_server, django_capture_on_commit_callbacks):
-    learner = make_learner(engineer=False, nudges_enabled=False)
+    learner = make_learner(engineer=False, nudges_enabled=False, placed_at=timezone.now())
     answers = engineer_answers()
     with django_capture_on_commit_callbacks(execute=True):
         result = learner_set_assessment(
@@ -308,3 +310,32 @@ def test_auckland_learner_is_nudged_at_nine_in_auckland(roster, smtp_server):
     assert set(Nudge.objects.filter(kind="next_step").values_list("learner_id", flat=True)) == {
         roster["auckland"].pk
     }
+
+
+def test_send_nudges_at_a_moment_sends_as_of_that_moment(
+    smtp_server, django_capture_on_commit_callbacks
+):
+    """The whole send runs as of --at: the day count of "why this email" and the quiet hours
+    are those of the moment, not of the real clock (instructors rehearse a sweep)."""
+    from learners.nudges.services.experiments import experiment_set_share
+
+    experiment_set_share(kind="next_step", percent=0, now=LONG_AGO)
+    quiet = make_learner(created_at=LONG_AGO, last_activity_at=NOW - timedelta(days=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_nudges", "--at", NOW.isoformat(), stdout=StringIO())
+    (message,) = smtp_server.to(quiet.user.email)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "You haven't ticked anything for 10 days." in text
+    row = Nudge.objects.get(learner=quiet)
+    assert row.sent_at == NOW and row.sending_started_at == NOW
+    # At 09:15 UTC it is 02:15 in Los Angeles: quiet hours as of the moment defer the
+    # self-assessment reminder due then, to 08:00 there (15:00 UTC).
+    experiment_set_share(kind="self_assessment", percent=0, now=LONG_AGO)
+    night = make_learner(
+        engineer=False, created_at=NOW - timedelta(days=3), timezone="America/Los_Angeles"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_nudges", "--at", NOW.isoformat(), stdout=StringIO())
+    row = Nudge.objects.get(learner=night)
+    assert row.status == "pending" and row.not_before == datetime(2026, 6, 10, 15, tzinfo=UTC)
+    assert smtp_server.to(night.user.email) == []

@@ -137,7 +137,10 @@ def test_the_download_needs_a_signed_in_learner(client, db):
 
 def _sign_up_and_act(instructor_client) -> User:
     client = Client()
-    client.post("/accounts/signup/", {"email": EMAIL, "password1": PASSWORD, "password2": PASSWORD})
+    client.post(
+        "/accounts/signup/",
+        {"first_name": "Ada", "email": EMAIL, "password1": PASSWORD, "password2": PASSWORD},
+    )
     key = re.search(r"/accounts/confirm-email/([^/]+)/", mail.outbox[-1].body).group(1)
     client.post(f"/accounts/confirm-email/{key}/")
     assert (
