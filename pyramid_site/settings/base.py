@@ -193,6 +193,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set (celery/celery#9824 reverted honouring CONN_MAX_AGE): a new PostgreSQL
+# session per task, most of a webhook event's cost. Workers keep it for this many tasks;
+# around each task it is checked as Django checks it around a request (CONN_MAX_AGE,
+# errors: pyramid_site/celery.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Nudges (learners/nudges): an hourly sweep (next_step goes out at 09:00-09:59 local time,
 # so the sweep must run in every hour) and a frequent pass handing rows that never reached
 # a worker (broker down when they were created).

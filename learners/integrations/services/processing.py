@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from ...models import CompletionSource, Learner
@@ -89,10 +90,13 @@ def _apply(event: WebhookEvent) -> tuple[str, str]:
         )
         return EventStatus.UNMAPPED, f"{what} is not mapped to a module (map it, then replay)"
     event.module = mapping.module
+    # ``delivery.email`` is lower-cased (platforms._email); matching ``Lower(email)`` uses the
+    # index that keeps addresses unique (user_email_unique_ci), where ``iexact``'s UPPER()
+    # could only use the trigram index (bench/results/2026-12-07-webhooks-notes.md).
     learner = (
-        Learner.objects.filter(
-            user__email__iexact=delivery.email, user__is_staff=False, user__is_superuser=False
-        ).first()
+        Learner.objects.alias(address=Lower("user__email"))
+        .filter(address=delivery.email, user__is_staff=False, user__is_superuser=False)
+        .first()
         if delivery.email
         else None
     )

@@ -25,8 +25,9 @@ from learners.integrations.models import (
     PlatformConnection,
     WebhookEvent,
 )
+from learners.integrations.services.processing import webhook_event_process
 from learners.integrations.services.replay import webhook_events_replay
-from learners.models import CompletionSource, ModuleProgress
+from learners.models import CompletionSource, ModuleProgress, User
 from learners.roster import roster_import
 from learners.services import module_set_done
 from tests.factories import LearnerFactory
@@ -307,3 +308,25 @@ def test_the_progress_page_leads_with_continue_to_the_lesson(client, learner):
         f'href="https://school.example/courses/mtp" rel="noopener">Continue Module 4: {title} →</a>'
         in page
     )
+
+
+def test_an_event_matches_a_learner_whose_stored_address_has_capitals():
+    """Addresses are unique by their lower case (user_email_unique_ci); an address stored
+    with capitals (an older row, an admin's edit) still matches the platform's."""
+    learner = LearnerFactory(engineer=True, user__email="grace@example.com")
+    User.objects.filter(pk=learner.user_id).update(email="Grace.Hopper@Example.COM")
+    connection = PlatformConnection.objects.create(name="Site", slug="site", kind="standard")
+    ModuleMapping.objects.create(
+        connection=connection, course_id="c1", lesson_id="l1", module=Module.objects.get(number=3)
+    )
+    body = json.dumps(
+        {
+            "type": "lesson.completed",
+            "timestamp": "2026-06-01T10:00:00Z",
+            "data": {"email": "GRACE.hopper@example.com", "course_id": "c1", "lesson_id": "l1"},
+        }
+    ).encode()
+    event = WebhookEvent.objects.create(
+        connection=connection, body=body, headers={"webhook-id": "msg_caps"}, event_id="msg_caps"
+    )
+    assert webhook_event_process(event_id=event.pk) == EventStatus.PROCESSED
