@@ -330,3 +330,4 @@ def test_an_event_matches_a_learner_whose_stored_address_has_capitals():
         connection=connection, body=body, headers={"webhook-id": "msg_caps"}, event_id="msg_caps"
     )
     assert webhook_event_process(event_id=event.pk) == EventStatus.PROCESSED
+    assert ModuleProgress.objects.get(learner=learner).module.number == 3
