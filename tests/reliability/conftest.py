@@ -8,6 +8,7 @@ from django.db import connection
 from curriculum.models import Track
 from curriculum.services import curriculum_load
 from tests.learners.nudges.conftest import (  # noqa: F401 - fixtures used here too
+    no_holdout,
     redis_broker_url,
     smtp_server,
 )

@@ -54,7 +54,8 @@ def _instructor(email: str = "instructor@example.com") -> User:
 
 def _sign_up(client, email: str):
     return client.post(
-        reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+        reverse("account_signup"),
+        {"email": email, "first_name": "Ada", "password1": PASSWORD, "password2": PASSWORD},
     )
 
 

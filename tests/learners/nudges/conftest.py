@@ -165,3 +165,17 @@ def bulk_learners(n: int, *, signed_up_at, prefix: str = "bulk", verified: bool 
             ]
         )
     return learners
+
+
+@pytest.fixture
+def no_holdout(request):
+    """No hold-out for the experiment kinds: a test of sending, not of experiments, sends
+    to every learner (who is held out depends on the learner's id, which differs between
+    databases)."""
+    from learners.nudges import rules
+    from learners.nudges.services.experiments import experiment_set_share
+
+    if request.node.get_closest_marker("django_db") is None:
+        return  # a test without the database sends nothing
+    for kind in rules.EXPERIMENT_KINDS:
+        experiment_set_share(kind=kind, percent=0)

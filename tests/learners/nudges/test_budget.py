@@ -141,7 +141,9 @@ def test_over_the_cap_a_nudge_waits_for_the_window_and_then_goes(smtp_server):
 def test_a_level_up_goes_out_over_the_cap_and_does_not_count_toward_it(smtp_server):
     """level_up is the learner's own event: outside the weekly cap (PRODUCT.md "Nudges")."""
     no_holdout()
-    NudgeBudget.objects.create(pk=1, weekly_cap=2, quiet_start=time(21), quiet_end=time(8))
+    NudgeBudget.objects.update_or_create(
+        pk=1, defaults={"weekly_cap": 2, "quiet_start": time(21), "quiet_end": time(8)}
+    )
     learner = make_learner(created_at=NOW - timedelta(days=30))
     for week in ("2026-W20", "2026-W21"):
         Nudge.objects.create(learner=learner, kind=rules.NEXT_STEP, dedup_key=week, created_at=NOW)

@@ -22,6 +22,10 @@ NOW = datetime(2026, 6, 10, 9, 15, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=30)
 
 
+# Tests of sending, not of experiments: no learner held out.
+pytestmark = pytest.mark.usefixtures("no_holdout")
+
+
 def pending_nudges(n: int) -> list[int]:
     """``n`` due next_step rows, decided by a sweep and not yet handed to a worker."""
     for _ in range(n):
