@@ -66,7 +66,10 @@ def redis_cache(redis_broker_url):  # noqa: F811 - the fixture imported above
     config = {
         "default": {
             "BACKEND": "pyramid_site.cache.RedisCache",
-            "LOCATION": redis_broker_url,
+            # A URL of its own (client_name is a Redis connection option), so django-redis
+            # makes this test a connection pool of its own with the size below, instead of
+            # reusing one an earlier test made for the same URL.
+            "LOCATION": f"{redis_broker_url}?client_name={prefix}",
             "KEY_PREFIX": prefix,
             # Every thread of the test may hold a connection at once.
             "OPTIONS": {"CONNECTION_POOL_KWARGS": {"max_connections": 400}},

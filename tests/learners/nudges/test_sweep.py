@@ -29,7 +29,8 @@ from tests.factories import engineer_answers
 
 from .conftest import bulk_learners, make_learner
 
-pytestmark = pytest.mark.django_db
+# Tests of the sweep, not of experiments: no learner held out unless a test says so.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_holdout")]
 
 # 09:15 UTC on a Wednesday: next_step time for learners in UTC.
 NOW = datetime(2026, 6, 10, 9, 15, tzinfo=UTC)
