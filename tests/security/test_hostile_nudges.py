@@ -102,7 +102,12 @@ def test_a_tampered_or_truncated_token_changes_nothing(provider, two, data, meth
 
     assert response.status_code in (400, 404)
     if response.status_code == 400:
-        assert "This unsubscribe link is not valid" in response.text
+        # The unsubscribe page's own refusal, or the site's for a NUL anywhere in a path
+        # (RejectHostileInputMiddleware answers that before any view).
+        assert (
+            "This unsubscribe link is not valid" in response.text
+            or "NUL characters are not accepted." in response.text
+        )
     assert state() == before
 
 
