@@ -9,26 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
 from curriculum.models import Key, Module
 from learners.models import Learner
 from learners.services import key_set_done, module_set_done
-from tests.e2e.test_admin_insights import axe_serious, screenshot, signed_in
 from tests.factories import LearnerFactory
 from tests.security.test_access import ACTORS, ROWS, world  # noqa: F401 - the fixture
 
-from .test_admin_insights import chromium, site  # noqa: F401 - fixtures
+from .browsers import BROWSER_TEST, axe_serious, screenshot, signed_in
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN = settings.ADMIN_URL
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TEST
 
 # Downloads and JSON, not pages.
 NOT_PAGES = ("export/", "jsi18n/", "autocomplete/")

@@ -9,7 +9,6 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -21,13 +20,9 @@ from tests.factories import UserFactory
 from tests.learners.nudges.conftest import bulk_learners
 from tests.learners.nudges.test_experiments import decide, held, progress
 
-from .test_student_journey import CHROMIUM, CHROMIUM_ARGS, browser, site  # noqa: F401
+from .browsers import BROWSER_TEST
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_TEST
 
 SIZES = (("desktop", 1280, 900), ("phone", 390, 844))
 
@@ -39,7 +34,7 @@ def experiment(percent: int, started, **plan) -> Experiment:
     return experiment_set_share(kind=rules.NEXT_STEP, percent=percent, now=started, **plan)
 
 
-def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, browser):  # noqa: F811
+def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, chromium):
     now = timezone.now()
     started = now - timedelta(days=60)
     # Ended with its answer: 20 points over 30 %, half held out, planned ~180.
@@ -72,7 +67,7 @@ def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, browser):  # n
     folder = os.environ.get("E2E_SCREENSHOTS")
     texts = {}
     for name, width, height in SIZES:
-        context = browser.new_context(viewport={"width": width, "height": height})
+        context = chromium.new_context(viewport={"width": width, "height": height})
         context.add_cookies(cookies)
         page = context.new_page()
         for label, path in pages.items():

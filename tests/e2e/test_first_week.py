@@ -16,12 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.core import mail
-from django.test import Client
 
-from curriculum.models import Key, Module, Track
-from curriculum.services import curriculum_load
+from curriculum.models import Key, Module
 from learners.nudges.content import unsubscribe_token
 from learners.nudges.models import NudgeBudget
 from learners.roster import roster_import
@@ -29,40 +26,21 @@ from learners.services import key_set_done, learner_recompute_level, module_set_
 from tests.factories import LearnerFactory
 from tests.learners.test_roster import engineer, roster
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+from .browsers import BROWSER_TEST, signed_in
+
 PASSWORD = "a-long-and-unusual-passphrase-42"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
-def site(live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Track.objects.exists():
-        curriculum_load()
+def site(site):
     # No quiet hours: the emails of this test go out whatever the hour it runs at.
     NudgeBudget.objects.update_or_create(
         pk=1, defaults={"weekly_cap": 2, "quiet_start": time(0), "quiet_end": time(0)}
     )
-    return live_server
-
-
-@pytest.fixture
-def chromium(site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    return site
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -80,19 +58,8 @@ def _context(chromium, viewport: str, *, javascript: bool = True):
 
 
 def _signed_in(chromium, site, user, viewport: str, *, javascript: bool = True):
-    client = Client()
-    client.force_login(user)
-    context = _context(chromium, viewport, javascript=javascript)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": site.url,
-            }
-        ]
-    )
-    return context.new_page()
+    width, height = VIEWPORTS[viewport]
+    return signed_in(chromium, site, user, width=width, height=height, javascript=javascript)
 
 
 def _shot(page, name: str, viewport: str) -> None:

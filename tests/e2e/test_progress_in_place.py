@@ -8,67 +8,18 @@ Skipped when /usr/bin/chromium is missing (CI installs it from Debian: see .ci/r
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
-from curriculum.models import Key, Module, Track
-from curriculum.services import curriculum_load
+from curriculum.models import Key, Module
 from learners.models import KeyCompletion
 from learners.services import key_set_done, learner_recompute_level, module_set_done
 from tests.factories import LearnerFactory, UserFactory
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+from .browsers import BROWSER_TEST, axe_serious, signed_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def site(live_server, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Track.objects.exists():
-        curriculum_load()
-    return live_server
-
-
-@pytest.fixture
-def chromium(site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _signed_in(chromium, site, user, *, width=1280, javascript=True):
-    """A page signed in as ``user`` (the session made by Django's test client)."""
-    client = Client()
-    client.force_login(user)
-    context = chromium.new_context(
-        viewport={"width": width, "height": 900}, java_script_enabled=javascript
-    )
-    context.set_default_timeout(10_000)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": site.url,
-            }
-        ]
-    )
-    return context.new_page()
+pytestmark = BROWSER_TEST
 
 
 def _surviving_engineer(*, keys: int = 0, modules=(), pay: int = 210_000):
@@ -109,7 +60,7 @@ def test_a_tick_updates_the_item_meter_and_next_steps_in_place_and_undo_reverts_
 
     learner = _surviving_engineer(keys=2)
     key = _open_key(learner)
-    page = _signed_in(chromium, site, learner.user)
+    page = signed_in(chromium, site, learner.user)
     page.goto(site.url + "/progress/")
     _mark_document(page)
     meter = page.locator("#meter-heading")
@@ -145,7 +96,7 @@ def test_a_level_up_is_announced_in_a_live_region_with_what_opens_next(site, chr
 
     learner = _surviving_engineer(keys=8, modules=(4, 5, 6))
     key = _open_key(learner)
-    page = _signed_in(chromium, site, learner.user)
+    page = signed_in(chromium, site, learner.user)
     page.goto(site.url + "/progress/")
     _mark_document(page)
     live = page.locator("#progress-status")
@@ -174,7 +125,7 @@ def test_keyboard_only(site, chromium):
     from playwright.sync_api import expect
 
     learner = _surviving_engineer(keys=1)
-    page = _signed_in(chromium, site, learner.user)
+    page = signed_in(chromium, site, learner.user)
     page.goto(site.url + "/progress/")
     # Tab from the top of the page to the first key that can be ticked.
     for _ in range(60):
@@ -205,7 +156,7 @@ def test_without_javascript_a_tick_posts_redirects_and_offers_undo(site, chromiu
 
     learner = _surviving_engineer(keys=1)
     key = _open_key(learner)
-    page = _signed_in(chromium, site, learner.user, javascript=False)
+    page = signed_in(chromium, site, learner.user, javascript=False)
     page.goto(site.url + "/progress/")
 
     with page.expect_navigation():
@@ -228,7 +179,7 @@ def test_a_phone_sized_viewport_has_no_horizontal_scroll_and_big_enough_targets(
     site, chromium, path
 ):
     learner = _surviving_engineer(keys=3, modules=(4,))
-    page = _signed_in(chromium, site, learner.user, width=390)
+    page = signed_in(chromium, site, learner.user, width=390)
     page.goto(site.url + path)
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -245,17 +196,6 @@ def test_a_phone_sized_viewport_has_no_horizontal_scroll_and_big_enough_targets(
     assert controls == []
 
 
-def _axe_serious(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_dashboard(
     site, chromium
 ):
@@ -264,8 +204,8 @@ def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_das
     anonymous = chromium.new_context().new_page()
     for path in ("/", "/accounts/login/", "/accounts/signup/"):
         anonymous.goto(site.url + path)
-        found[path] = _axe_serious(anonymous)
-    page = _signed_in(chromium, site, learner.user)
+        found[path] = axe_serious(anonymous)
+    page = signed_in(chromium, site, learner.user)
     for path in (
         "/profile/",
         "/progress/",
@@ -276,15 +216,15 @@ def test_axe_finds_no_serious_or_critical_violation_on_student_pages_and_the_das
         "/no-such-page/",
     ):
         page.goto(site.url + path)
-        found[path] = _axe_serious(page)
+        found[path] = axe_serious(page)
     # After a tick in place (the announcement and the swapped body).
     page.goto(site.url + "/progress/")
     page.locator(".checklist .toggle[aria-pressed=false]").first.click()
     page.get_by_role("button", name="Undo").wait_for()
-    found["/progress/ after a tick"] = _axe_serious(page)
+    found["/progress/ after a tick"] = axe_serious(page)
     admin = UserFactory(email="axe-admin@example.com", is_staff=True, is_superuser=True)
-    dashboard = _signed_in(chromium, site, admin)
+    dashboard = signed_in(chromium, site, admin)
     dashboard.goto(site.url + reverse("admin:index"))
-    found["admin dashboard"] = _axe_serious(dashboard)
+    found["admin dashboard"] = axe_serious(dashboard)
 
     assert {path: issues for path, issues in found.items() if issues} == {}

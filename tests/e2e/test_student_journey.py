@@ -13,72 +13,31 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from curriculum.models import Track
-from curriculum.services import curriculum_load
+from .browsers import BROWSER_TEST, page_ready
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "a-long-and-unusual-passphrase-42"
 
-pytestmark = [
-    pytest.mark.browser,
-    # The live server needs committed data; serialized rollback puts the database (with the
-    # curriculum the data migration loaded) back as it was, for the tests that run after.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
-def site(live_server, monkeypatch):
-    """The live server with the curriculum in its database.
-
-    A transactional test without serialized rollback (run before this one) empties the
-    database; load the curriculum again in that case (idempotent).
-    """
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Track.objects.exists():
-        curriculum_load()
-    return live_server
-
-
-@pytest.fixture
-def browser(site):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo")
+def page(chromium):
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
     context.close()
 
 
-def _screenshots(browser, url: str, cookies: list) -> None:
+def _screenshots(chromium, url: str, cookies: list) -> None:
     folder = os.environ.get("E2E_SCREENSHOTS")
     if not folder:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
-        context = browser.new_context(
+        context = chromium.new_context(
             viewport={"width": width, "height": height}, device_scale_factor=1
         )
         context.add_cookies(cookies)
@@ -88,7 +47,7 @@ def _screenshots(browser, url: str, cookies: list) -> None:
         context.close()
 
 
-def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, page):
+def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, chromium, page):
     from playwright.sync_api import expect
 
     # The landing page leads to signing up.
@@ -128,6 +87,7 @@ def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, 
 
     # The level and its reasons.
     expect(page).to_have_url(re.compile(r"/progress/$"))
+    page_ready(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("You are at level 2: Surviving")
     expect(page.locator(".why")).to_contain_text(
         "Your annual total compensation of $210,000 is in the Thriving band, but your answers "
@@ -155,4 +115,4 @@ def test_a_new_student_signs_up_assesses_themselves_and_moves_up(site, browser, 
     history = page.locator(".timeline__item").first
     expect(history).to_contain_text("Moved up from Surviving to Thriving")
 
-    _screenshots(browser, page.url, page.context.cookies())
+    _screenshots(chromium, page.url, page.context.cookies())
