@@ -9,6 +9,7 @@ from curriculum.models import Track
 from curriculum.services import curriculum_load
 from tests.learners.nudges.conftest import (  # noqa: F401 - fixtures used here too
     no_holdout,
+    no_quiet_hours,
     redis_broker_url,
     smtp_server,
 )

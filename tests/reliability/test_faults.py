@@ -448,7 +448,7 @@ class CeleryWorker:
 
 
 def test_a_worker_killed_mid_chunk_sends_nothing_twice_and_the_next_pass_sends_the_rest(
-    postgres, redis_broker_url, no_holdout
+    postgres, redis_broker_url, no_holdout, no_quiet_hours
 ):
     learners = [make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO) for _ in range(CHUNK)]
     email_of = {learner.pk: learner.user.email for learner in learners}

@@ -25,6 +25,16 @@ class KindCounts:
     skipped: int = 0
     failed: int = 0
     held_out: int = 0  # due, recorded, never sent: in the experiment's hold-out group
+    waiting: int = 0  # due, recorded, not sent yet: deferred (cap, quiet hours) or at a worker
+    # ``skipped`` counts both: not due for a reason (opted out, unverified) when deciding, and
+    # due but skipped when sending (the reason appeared meanwhile). The second are due rows.
+    skipped_when_sending: int = 0
+
+    @property
+    def accounted(self) -> int:
+        """What became of the due nudges; equals ``due`` unless a row was already recorded
+        (by a sweep running at the same time)."""
+        return self.sent + self.waiting + self.held_out + self.failed + self.skipped_when_sending
 
 
 @dataclass
@@ -93,5 +103,8 @@ def _count_outcomes(report: SweepReport) -> None:
             counts.failed += n
         elif status == NudgeStatus.SKIPPED:
             counts.skipped += n
+            counts.skipped_when_sending += n
         elif status == NudgeStatus.HELD_OUT:
             counts.held_out += n
+        else:
+            counts.waiting += n

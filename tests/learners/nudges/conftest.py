@@ -167,6 +167,13 @@ def bulk_learners(n: int, *, signed_up_at, prefix: str = "bulk", verified: bool 
     return learners
 
 
+def uses_database(request) -> bool:
+    return (
+        request.node.get_closest_marker("django_db") is not None
+        or "transactional_db" in request.fixturenames
+    )
+
+
 @pytest.fixture
 def no_holdout(request):
     """No hold-out for the experiment kinds: a test of sending, not of experiments, sends
@@ -175,7 +182,23 @@ def no_holdout(request):
     from learners.nudges import rules
     from learners.nudges.services.experiments import experiment_set_share
 
-    if request.node.get_closest_marker("django_db") is None:
+    if not uses_database(request):
         return  # a test without the database sends nothing
     for kind in rules.EXPERIMENT_KINDS:
         experiment_set_share(kind=kind, percent=0)
+
+
+@pytest.fixture
+def no_quiet_hours(request):
+    """No quiet hours: a test of sending sends whatever the hour the suite runs at (the
+    chunk task sends as of the real clock; quiet hours, 21:00-08:00 by default, would defer
+    every email of a run at night). Tests of quiet hours set the budget themselves."""
+    from datetime import time
+
+    from learners.nudges.models import NudgeBudget
+
+    if not uses_database(request):
+        return
+    NudgeBudget.objects.update_or_create(
+        pk=1, defaults={"quiet_start": time(0), "quiet_end": time(0)}
+    )

@@ -23,7 +23,7 @@ LONG_AGO = NOW - timedelta(days=30)
 
 
 # Tests of sending, not of experiments: no learner held out.
-pytestmark = pytest.mark.usefixtures("no_holdout")
+pytestmark = pytest.mark.usefixtures("no_holdout", "no_quiet_hours")
 
 
 def pending_nudges(n: int) -> list[int]:

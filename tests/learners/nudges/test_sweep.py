@@ -30,7 +30,7 @@ from tests.factories import engineer_answers
 from .conftest import bulk_learners, make_learner
 
 # Tests of the sweep, not of experiments: no learner held out unless a test says so.
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_holdout")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_holdout", "no_quiet_hours")]
 
 # 09:15 UTC on a Wednesday: next_step time for learners in UTC.
 NOW = datetime(2026, 6, 10, 9, 15, tzinfo=UTC)
@@ -256,10 +256,10 @@ def test_send_nudges_command_prints_counts_per_kind(roster, smtp_server):
     out = StringIO()
     call_command("send_nudges", "--at", "2026-06-10T09:15:00+00:00", stdout=out)
     lines = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[2:]}
-    # kind: due, sent, skipped, failed, held out
-    assert lines["next_step"] == ["1", "1", "2", "0", "0"]
-    assert lines["self_assessment"] == ["1", "1", "0", "0", "0"]
-    assert lines["welcome"] == ["0", "0", "0", "0", "0"]
+    # kind: due, sent, skipped, failed, held out, waiting
+    assert lines["next_step"] == ["1", "1", "2", "0", "0", "0"]
+    assert lines["self_assessment"] == ["1", "1", "0", "0", "0", "0"]
+    assert lines["welcome"] == ["0", "0", "0", "0", "0", "0"]
     assert len(smtp_server.messages) == 2
 
 
@@ -275,12 +275,41 @@ def test_send_nudges_command_prints_how_many_were_held_out_per_kind(smtp_server)
     out = StringIO()
     call_command("send_nudges", "--at", "2026-06-10T09:15:00+00:00", stdout=out)
     header, *rows = out.getvalue().splitlines()[1:5]
-    assert header.split() == ["kind", "due", "sent", "skipped", "failed", "held_out"]
+    assert header.split() == ["kind", "due", "sent", "skipped", "failed", "held_out", "waiting"]
     lines = {line.split()[0]: line.split()[1:] for line in rows}
-    assert lines["next_step"] == ["3", "0", "0", "0", "3"]
-    assert lines["self_assessment"] == ["1", "1", "0", "0", "0"]
+    assert lines["next_step"] == ["3", "0", "0", "0", "3", "0"]
+    assert lines["self_assessment"] == ["1", "1", "0", "0", "0", "0"]
     assert Nudge.objects.filter(status="held_out", learner__in=quiet).count() == 3
     assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_every_due_nudge_is_accounted_for_once_the_cap_deferred_ones_as_waiting(smtp_server):
+    """The summary adds up: of the due, each is sent, waiting (the weekly cap deferred it),
+    held out, failed or skipped when sending; nothing is counted twice."""
+    from learners.nudges.models import NudgeBudget
+
+    NudgeBudget.objects.update_or_create(pk=1, defaults={"weekly_cap": 1})
+    quiet = [make_learner(created_at=LONG_AGO, last_activity_at=LONG_AGO) for _ in range(3)]
+    # Two of them had an email yesterday: this week's one is spent, their next step waits.
+    for learner in quiet[:2]:
+        Nudge.objects.create(
+            learner=learner,
+            kind="welcome",
+            dedup_key="once",
+            status="sent",
+            sending_started_at=NOW - timedelta(days=1),
+            sent_at=NOW - timedelta(days=1),
+            created_at=NOW - timedelta(days=1),
+        )
+    # Committed for real, as when run by hand: each chunk is sent when its rows commit, so
+    # the report counts what became of them.
+    report = nudges_sweep(now=NOW)
+    counts = report.kinds["next_step"]
+    assert (counts.due, counts.sent, counts.waiting) == (3, 1, 2)
+    assert len(smtp_server.messages) == 1
+    for kind, counts in report.kinds.items():
+        assert counts.accounted == counts.due, kind
 
 
 def test_send_nudges_dry_run_writes_and_sends_nothing(roster, smtp_server):
@@ -318,8 +347,15 @@ def test_send_nudges_at_a_moment_sends_as_of_that_moment(
 ):
     """The whole send runs as of --at: the day count of "why this email" and the quiet hours
     are those of the moment, not of the real clock (instructors rehearse a sweep)."""
+    from learners.nudges import rules
+    from learners.nudges.models import NudgeBudget
     from learners.nudges.services.experiments import experiment_set_share
 
+    # The default quiet hours (this module's tests otherwise run without them).
+    NudgeBudget.objects.update_or_create(
+        pk=1,
+        defaults={"quiet_start": rules.DEFAULT_QUIET_START, "quiet_end": rules.DEFAULT_QUIET_END},
+    )
     experiment_set_share(kind="next_step", percent=0, now=LONG_AGO)
     quiet = make_learner(created_at=LONG_AGO, last_activity_at=NOW - timedelta(days=10))
     with django_capture_on_commit_callbacks(execute=True):

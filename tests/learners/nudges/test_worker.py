@@ -26,6 +26,8 @@ from .conftest import broker, free_port, make_learner
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The worker sends as of the real clock: at night, default quiet hours would defer all.
+    pytest.mark.usefixtures("no_quiet_hours"),
 ]
 
 NOW = datetime(2026, 6, 10, 9, 15, tzinfo=UTC)

@@ -50,14 +50,22 @@ class Command(BaseCommand):
             f"Sweep as of {report.at.isoformat()}{' (dry run)' if dry_run else ''}: "
             f"{report.learners} learners in {report.chunks} chunks, {elapsed:.2f}s."
         )
-        # The promised columns first (due, sent, skipped, failed); held_out after them.
+        # The promised columns first (due, sent, skipped, failed); held_out and waiting after.
         self.stdout.write(
             f"{'kind':<16} {'due':>7} {'sent':>7} {'skipped':>7} {'failed':>7} {'held_out':>8}"
+            f" {'waiting':>7}"
         )
         for kind in KINDS:
             c = report.kinds[kind]
             self.stdout.write(
                 f"{kind:<16} {c.due:>7} {c.sent:>7} {c.skipped:>7} {c.failed:>7} {c.held_out:>8}"
+                f" {c.waiting:>7}"
+            )
+        if not dry_run:
+            self.stdout.write(
+                "Of the due: sent + failed + held_out + waiting (deferred by the weekly cap or "
+                "quiet hours, or still at a worker) + those skipped when sending. Skipped also "
+                "counts nudges not due for a reason (opted out, address not verified)."
             )
         if not dry_run and not settings.CELERY_TASK_ALWAYS_EAGER:
             self.stdout.write(
