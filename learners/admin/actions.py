@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from ..models import Learner
-from ..nudges.services.ledger import nudge_send_now
+from ..nudges.api import nudge_send_now
 from ..roster import roster_export
 from ..tasks import recompute_learners_task
 

@@ -18,7 +18,7 @@ from ..models import (
     Learner,
     LevelChange,
 )
-from ..nudges.services.ledger import nudge_level_up, nudge_placement, nudges_level_up_many
+from ..nudges.api import nudge_level_up, nudge_placement, nudges_level_up_many
 from ..placement import CurriculumRules, Placement, Profile, place
 from ..selectors import (
     learner_profile,
