@@ -12,11 +12,8 @@ from .placement import (
     MAX_LEVEL,
     Placement,
     Profile,
-    answer_level,
     answers_holding_down,
-    answers_undecided,
     band_label,
-    currency_amount,
     gate_sentence,
     module_list,
     usd,
@@ -27,16 +24,16 @@ def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement)
     """Why the learner is at their level, as one causal account: where their figure and
     answers start them (naming the figure, and the answers that held them down), what their
     progress added, and an income gate that holds them, if one does. Unlike
-    ``Placement.reasons`` (kept in the level history), each fact is said once."""
+    ``Placement.reasons`` (kept in the level history), each fact is said once. What the
+    rule read (the figure, its band, the answers' level) comes from ``placement``; the
+    profile is asked only which answers held the learner down."""
     name = curriculum.level_name
     rules = curriculum.tracks.get(profile.track or "")
     if rules is None or not profile.submitted:
         return (f"You haven't filled in the self-assessment yet, so you start at {name(1)}.",)
     sentences = []
-    start = placement.profile_level
-    answers = placement.answer_level or answer_level(profile)
-    amount = currency_amount(profile)
-    band = rules.band_level(amount) if amount is not None else None
+    start, answers = placement.profile_level, placement.answer_level
+    amount, band = placement.amount, placement.band
     if band is None:
         held = answers_holding_down(profile, answers + 1) if answers < MAX_LEVEL else ()
         sentences.append(
@@ -45,7 +42,7 @@ def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement)
         )
     else:
         figure = f"Your {rules.currency_metric} of {usd(amount)} is in the {name(band.level)} band"
-        alike = answers_undecided(profile, answers)
+        alike = placement.answers_alike
         if alike and band.level <= answers:
             sentences.append(
                 f"Your answers fit {' and '.join(name(n) for n in alike)} alike (the "
@@ -87,10 +84,9 @@ def explain(curriculum: CurriculumRules, profile: Profile, placement: Placement)
         and not steps.keys_needed
         and not steps.maintaining
     ):
-        figure = currency_amount(profile)
         sentences.append(
             f"You have done the {name(placement.level)} work; "
-            + gate_sentence(rules, name(placement.level + 1), steps.gate_amount, figure)
+            + gate_sentence(rules, name(placement.level + 1), steps.gate_amount, amount)
         )
     return tuple(sentences)
 

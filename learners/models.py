@@ -116,6 +116,13 @@ class Cohort(models.Model):
         return self.name
 
 
+class LearnerQuerySet(models.QuerySet):
+    def touch(self, **fields) -> int:
+        """Update ``fields`` and bump ``version`` in one statement: every write to what a
+        learner's pages show goes through here, so their cached progress page goes stale."""
+        return self.update(version=models.F("version") + 1, **fields)
+
+
 class Learner(models.Model):
     """The learner profile: one per user, with the self-assessment answers."""
 
@@ -156,9 +163,11 @@ class Learner(models.Model):
     placed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now)
-    # Bumped by every write through the services (learners.services.learners_touch): the
-    # progress page caches its rendered body under this version.
+    # Bumped by every write through the services (``Learner.objects.touch``): the progress
+    # page caches its rendered body under this version.
     version = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = LearnerQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__email"]

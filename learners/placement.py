@@ -74,6 +74,12 @@ class Placement:
     profile_level: int
     band_level: int | None = None
     answer_level: int | None = None
+    # What the rule read, kept for the "why" (learners.explanation) to say, not derive again:
+    # the figure of the track's currency question, its band, and the levels the answers
+    # cannot tell apart (the figure decides between them).
+    amount: int | None = None
+    band: BandRule | None = None
+    answers_alike: tuple[int, ...] = ()
     reasons: tuple[str, ...] = ()
     next_steps: NextSteps = field(default_factory=lambda: NextSteps(level=1))
     done_keys: frozenset[str] = frozenset()
@@ -226,7 +232,8 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
     rules = curriculum.tracks.get(profile.track or "")
     reasons: list[str] = []
 
-    band_level = answer = None
+    band_level = answer = amount = band = None
+    alike: tuple[int, ...] = ()
     if rules is None or not profile.submitted:
         profile_level = 1
         reasons.append(
@@ -251,7 +258,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             profile_level = min(band.level, answer)
             alike = answers_undecided(profile, answer)
             if alike and band.level <= answer:
-                # The seed tells these levels apart by the figure alone.
+                # The seed tells these levels apart by the amount alone.
                 reasons.append(
                     f"Your answers fit {' and '.join(name(n) for n in alike)} alike, so your "
                     f"{rules.currency_metric} decides: {name(profile_level)}."
@@ -276,7 +283,6 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         )
 
     done = done_keys(rules, progress)
-    figure = currency_amount(profile) if profile.submitted else None
     level = profile_level
     while level < MAX_LEVEL:
         modules = rules.stage_modules.get(level, ())
@@ -285,7 +291,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         needed = keys_required(rules, level)
         modules_done = set(modules) <= progress.completed_modules
         gate = rules.gates.get(level)
-        gate_met = gate is None or (figure is not None and figure >= gate)
+        gate_met = gate is None or (amount is not None and amount >= gate)
         if modules_done and n_done >= needed and gate_met:
             reasons.append(
                 _progress_sentence(modules, n_done, len(level_keys), name(level))
@@ -297,7 +303,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             reasons.append(
                 _progress_sentence(modules, n_done, len(level_keys), name(level))
                 + "; "
-                + gate_sentence(rules, name(level + 1), gate, figure)
+                + gate_sentence(rules, name(level + 1), gate, amount)
             )
             break
         missing = [m for m in modules if m not in progress.completed_modules]
@@ -314,7 +320,7 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
             f"{needed} are needed)."
         )
         if not gate_met:
-            reasons.append(gate_sentence(rules, name(level + 1), gate, figure))
+            reasons.append(gate_sentence(rules, name(level + 1), gate, amount))
         break
 
     return Placement(
@@ -323,8 +329,11 @@ def place(curriculum: CurriculumRules, profile: Profile, progress: Progress) -> 
         profile_level=profile_level,
         band_level=band_level,
         answer_level=answer,
+        amount=amount,
+        band=band,
+        answers_alike=alike,
         reasons=tuple(reasons),
-        next_steps=_next_steps(rules, level, progress, done, figure),
+        next_steps=_next_steps(rules, level, progress, done, amount),
         done_keys=done,
         api_cost_share=_api_cost_share(profile),
     )

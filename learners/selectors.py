@@ -22,7 +22,6 @@ from .models import (
     LevelChange,
     ModuleProgress,
 )
-from .nudges.models import Nudge, NudgeKind, NudgeStatus
 from .placement import Placement, Profile, Progress, place
 
 
@@ -80,7 +79,6 @@ def learner_placement(
 
 INACTIVE_DAYS = 14
 LEVEL_CHANGE_DAYS = 30
-NUDGE_DAYS = 7
 
 
 def inactive_since_q(cutoff) -> Q:
@@ -122,27 +120,12 @@ class TrackFigures:
 
 
 @dataclass(frozen=True)
-class NudgeFigure:
-    kind: str
-    kind_label: str
-    status: str
-    status_label: str
-    count: int
-
-
-@dataclass(frozen=True)
 class DashboardFigures:
     now: datetime
     tracks: tuple[TrackFigures, ...]
     without_track: int
-    nudges: tuple[NudgeFigure, ...]
     inactive_days: int = INACTIVE_DAYS
     level_change_days: int = LEVEL_CHANGE_DAYS
-    nudge_days: int = NUDGE_DAYS
-
-    @property
-    def nudge_total(self) -> int:
-        return sum(figure.count for figure in self.nudges)
 
 
 def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
@@ -217,26 +200,10 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
             )
         )
 
-    nudges = tuple(
-        NudgeFigure(
-            kind=row["kind"],
-            kind_label=NudgeKind(row["kind"]).label if row["kind"] in NudgeKind else row["kind"],
-            status=row["status"],
-            status_label=(
-                NudgeStatus(row["status"]).label if row["status"] in NudgeStatus else row["status"]
-            ),
-            count=row["n"],
-        )
-        for row in Nudge.objects.filter(created_at__gte=now - timedelta(days=NUDGE_DAYS))
-        .order_by("kind", "status")
-        .values("kind", "status")
-        .annotate(n=Count("pk"))
-    )
     return DashboardFigures(
         now=now,
         tracks=tuple(tracks),
         without_track=sum(n for n, _ in per_level.get(None, {}).values()),
-        nudges=nudges,
     )
 
 
@@ -244,13 +211,10 @@ def dashboard_figures(now: datetime | None = None) -> DashboardFigures:
 class LearnerListFigures:
     keys_done: int
     modules_done: int
-    last_nudge_at: datetime | None
-    last_nudge_kind: str
-    last_nudge_status: str
 
 
 def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures]:
-    """Progress counts and the last nudge of a page of learners, in one query.
+    """Progress counts of a page of learners, in one query.
 
     Kept apart from the list's own query so that the database computes them only for the
     rows shown, not for every row an OFFSET skips.
@@ -266,11 +230,6 @@ def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures
         )
         return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
 
-    def last_nudge(field: str) -> Subquery:
-        return Subquery(
-            Nudge.objects.filter(learner=OuterRef("pk")).order_by("-created_at").values(field)[:1]
-        )
-
     rows = (
         Learner.objects.filter(pk__in=learner_ids)
         .order_by()
@@ -278,15 +237,9 @@ def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures
         .annotate(
             keys_done=count_of(KeyCompletion),
             modules_done=count_of(ModuleProgress),
-            last_nudge_at=last_nudge("created_at"),
-            last_nudge_kind=last_nudge("kind"),
-            last_nudge_status=last_nudge("status"),
         )
     )
-    return {
-        pk: LearnerListFigures(keys, modules, at, kind or "", status or "")
-        for pk, keys, modules, at, kind, status in rows
-    }
+    return {pk: LearnerListFigures(keys, modules) for pk, keys, modules in rows}
 
 
 def learner_progress_and_platforms(

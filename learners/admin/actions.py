@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 
+from ..broker import task_hand_on_commit
 from ..models import Learner
-from ..nudges.services.ledger import nudge_send_now
+from ..nudges.api import nudge_send_now
 from ..roster import roster_export
 from ..tasks import recompute_learners_task
 
@@ -24,7 +25,7 @@ def roster_csv_response(queryset) -> HttpResponse:
 @admin.action(description="Recompute the level of the selected learners", permissions=["change"])
 def recompute_levels(modeladmin, request, queryset) -> None:
     ids = list(queryset.values_list("pk", flat=True))
-    recompute_learners_task.delay_on_commit(learner_ids=ids)
+    task_hand_on_commit(recompute_learners_task, learner_ids=ids)
     modeladmin.message_user(
         request,
         f"Recomputing the levels of {len(ids)} learner{'s' if len(ids) != 1 else ''} "

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ..nudges.models import NudgeKind, NudgeStatus
+from ..nudges.api import NUDGE_DAYS, NudgeKind, NudgeStatus, nudge_figures
 from ..selectors import (
     dashboard_figures,
 )
@@ -21,6 +21,7 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
     if not request.user.has_perm("learners.view_learner"):
         raise PermissionDenied
     figures = dashboard_figures()
+    nudges = nudge_figures(figures.now)
     tracks = []
     for track in figures.tracks:
         widest = track.widest or 1
@@ -71,7 +72,7 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
             }
         )
     # Kinds down, statuses across: every cell links to the learners it counts.
-    counts = {(nudge.kind, nudge.status): nudge.count for nudge in figures.nudges}
+    counts = {(nudge.kind, nudge.status): nudge.count for nudge in nudges}
     nudge_statuses = [
         {"value": status.value, "label": status.label, "short": status.label.split(" (")[0]}
         for status in NudgeStatus
@@ -96,6 +97,8 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
         "tracks": tracks,
         "nudge_statuses": nudge_statuses,
         "nudge_rows": nudge_rows,
+        "nudge_total": sum(nudge.count for nudge in nudges),
+        "nudge_days": NUDGE_DAYS,
         "all_url": learner_list_url(),
         "inactive_url": learner_list_url(inactive=figures.inactive_days),
     }

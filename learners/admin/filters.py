@@ -18,11 +18,10 @@ from ..models import (
     LevelChange,
     ModuleProgress,
 )
-from ..nudges.models import Nudge, NudgeKind
+from ..nudges.api import NUDGE_DAYS, Nudge, NudgeKind
 from ..selectors import (
     INACTIVE_DAYS,
     LEVEL_CHANGE_DAYS,
-    NUDGE_DAYS,
     inactive_since_q,
 )
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from curriculum.models import Key
 
 from ..models import KeyCompletion, LevelChange, ModuleProgress
-from ..nudges.models import Nudge
+from ..nudges.api import Nudge
 
 
 def reasons_list(lines) -> str:

@@ -27,7 +27,7 @@ from ..insights.selectors import (
     learners_stuck_at,
 )
 from ..models import Cohort
-from ..nudges.services.ledger import nudge_send_now
+from ..nudges.api import nudge_send_now
 from .filters import learner_list_url
 
 CSV_TABLES = ("levels", "cohorts", "modules", "stuck", "targeting")

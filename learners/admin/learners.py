@@ -25,8 +25,12 @@ from ..models import (
     ModuleProgress,
     account_change_allowed,
 )
-from ..nudges.models import NudgeKind, NudgeStatus
-from ..nudges.selectors import learners_opted_out_themselves
+from ..nudges.api import (
+    NudgeKind,
+    NudgeStatus,
+    last_nudge_by_learner,
+    learners_opted_out_themselves,
+)
 from ..privacy.admin import erase_accounts, export_personal_data
 from ..selectors import (
     learner_list_figures,
@@ -94,11 +98,13 @@ MAX_PAGE = 1_000_000
 class LearnerChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
-        # One more query for the page's progress and last nudge, whatever the page size.
+        # Two more queries for the page's progress and last nudge, whatever the page size.
         learners = list(self.result_list)
-        figures = learner_list_figures([learner.pk for learner in learners])
+        ids = [learner.pk for learner in learners]
+        figures, last_nudges = learner_list_figures(ids), last_nudge_by_learner(ids)
         for learner in learners:
             learner.list_figures = figures.get(learner.pk)
+            learner.latest_nudge = last_nudges.get(learner.pk)
 
 
 # --- Learner admin ----------------------------------------------------------------------
@@ -248,15 +254,15 @@ class LearnerAdmin(admin.ModelAdmin):
 
     @admin.display(description="last nudge")
     def last_nudge(self, obj: Learner):
-        figures = obj.list_figures
-        if figures.last_nudge_at is None:
+        nudge = obj.latest_nudge
+        if nudge is None:
             return "-"
-        when = timezone.localtime(figures.last_nudge_at)
+        when = timezone.localtime(nudge.created_at)
         return format_html(
             '<span title="{}">{} ({}), {}</span>',
             when.strftime("%Y-%m-%d %H:%M"),
-            in_words(NudgeKind, figures.last_nudge_kind).lower(),
-            in_words(NudgeStatus, figures.last_nudge_status).lower(),
+            in_words(NudgeKind, nudge.kind).lower(),
+            in_words(NudgeStatus, nudge.status).lower(),
             when.strftime("%b %d"),
         )
 

@@ -12,10 +12,12 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Hooks into allauth only: a learner who signs up gets the platform events that
-        # arrived before their account (the receiver calls one service).
+        # A learner who signs up (allauth) or is imported (the roster) gets the platform
+        # events that arrived before their account (each receiver calls one service).
         from allauth.account.signals import user_signed_up
 
-        from .receivers import replay_on_signup
+        from ..roster.signals import learners_imported
+        from .receivers import replay_on_import, replay_on_signup
 
         user_signed_up.connect(replay_on_signup, dispatch_uid="integrations-replay-on-signup")
+        learners_imported.connect(replay_on_import, dispatch_uid="integrations-replay-on-import")

@@ -1,4 +1,5 @@
-"""allauth's signup: platform events that arrived before the account are replayed."""
+"""New learners (allauth's signup, the roster's import): platform events that arrived before
+them are replayed. Connected in ``IntegrationsConfig.ready``; each receiver calls one service."""
 
 from __future__ import annotations
 
@@ -7,3 +8,7 @@ from .services.replay import webhook_events_replay_for
 
 def replay_on_signup(sender, request, user, **kwargs) -> None:
     webhook_events_replay_for(emails=[user.email])
+
+
+def replay_on_import(sender, emails, **kwargs) -> None:
+    webhook_events_replay_for(emails=emails)

@@ -77,7 +77,7 @@ def nudge_reason(nudge: Nudge, learner: Learner, now: datetime | None = None) ->
     the moment it goes out (a deferred email would otherwise count its own wait)."""
     now = nudge.created_at or now
     if nudge.kind == rules.NEXT_STEP:
-        if nudge.dedup_key.startswith("manual-"):
+        if rules.is_manual(nudge.dedup_key):
             return "Your instructor asked us to send you your next step."
         if learner.last_activity_at is None:
             days = (now - learner.created_at).days
@@ -87,7 +87,7 @@ def nudge_reason(nudge: Nudge, learner: Learner, now: datetime | None = None) ->
         days = (now - learner.created_at).days
         return f"You signed up {_days(days)} ago and haven't filled in the self-assessment."
     if nudge.kind == rules.LEVEL_UP:
-        return f"You moved up to Level {nudge.dedup_key.removeprefix('level-')}."
+        return f"You moved up to Level {rules.level_of(nudge.dedup_key)}."
     if nudge.kind == rules.PLACEMENT:
         return "You filled in the self-assessment, which placed you on the pyramid."
     return "You confirmed your email address for the Profit Pyramid."
@@ -113,7 +113,7 @@ def nudge_context(
         "nudge": nudge,
         "kind": nudge.kind,
         "combined_kinds": [other.kind for other in nudges[1:]],
-        "manual": nudge.kind == rules.NEXT_STEP and nudge.dedup_key.startswith("manual-"),
+        "manual": nudge.kind == rules.NEXT_STEP and rules.is_manual(nudge.dedup_key),
         # Where the learner starts and why: the placement email, or a welcome carrying it.
         "start_why": (
             explain(curriculum, learner_profile(learner, learner.track.slug), placement)

@@ -66,6 +66,8 @@ DEFAULT_HOLDOUT_PERCENT = 10
 EXPERIMENT_KINDS = (SELF_ASSESSMENT, NEXT_STEP)
 # The dedup key of an instructor's "send now": those rows are in no experiment.
 MANUAL_PREFIX = "manual-"
+# The dedup key of a level_up: the level reached.
+LEVEL_UP_PREFIX = "level-"
 
 # The budget on everything a learner receives.
 DEFAULT_WEEKLY_CAP = 2
@@ -126,7 +128,23 @@ def next_step_dedup_key(local_day: date) -> str:
 
 
 def level_up_dedup_key(level: int) -> str:
-    return f"level-{level}"
+    return f"{LEVEL_UP_PREFIX}{level}"
+
+
+def level_of(dedup_key: str) -> int | None:
+    """The level a level_up's dedup key names (None for a key not made by the rules)."""
+    number = dedup_key.removeprefix(LEVEL_UP_PREFIX)
+    return int(number) if number.isdigit() else None
+
+
+def manual_dedup_key(local_day: date) -> str:
+    """An instructor's "send now": one a local day, apart from the sweep's weekly key."""
+    return f"{MANUAL_PREFIX}{local_day.isoformat()}"
+
+
+def is_manual(dedup_key: str) -> bool:
+    """Whether the key is an instructor's "send now" (``manual_dedup_key``)."""
+    return dedup_key.startswith(MANUAL_PREFIX)
 
 
 def skip_reason(facts: LearnerFacts, kind: str | None = None) -> str:
@@ -231,7 +249,7 @@ def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:
     return Decision(
         facts.learner_id,
         NEXT_STEP,
-        f"{MANUAL_PREFIX}{local_day.isoformat()}",
+        manual_dedup_key(local_day),
         skip_reason(facts, NEXT_STEP),
     )
 
@@ -242,7 +260,7 @@ def manual_next_step_decision(facts: LearnerFacts, now: datetime) -> Decision:
 def in_experiment(kind: str, dedup_key: str) -> bool:
     """Whether a decision belongs to its kind's experiment: only kinds that can have one,
     and never an instructor's "send now"."""
-    return kind in EXPERIMENT_KINDS and not dedup_key.startswith(MANUAL_PREFIX)
+    return kind in EXPERIMENT_KINDS and not is_manual(dedup_key)
 
 
 def held_out(*, key: bytes, learner_id: int, percent: int) -> bool:
@@ -334,17 +352,11 @@ def stale_reason(kind: str, dedup_key: str, decided_at: datetime, facts: SendFac
             return PROGRESSED
         if moved_up:
             return LEVELLED_UP
-    reached = _level_of(dedup_key) if kind == LEVEL_UP else None
+    reached = level_of(dedup_key) if kind == LEVEL_UP else None
     if reached is not None and reached != facts.level:
         # Reached a higher level since (its own level_up carries the news), or fell back.
         return LEVELLED_UP if facts.level > reached else LEVEL_WENT_DOWN
     return ""
-
-
-def _level_of(dedup_key: str) -> int | None:
-    """The level a level_up's dedup key names (None for a key not made by the rules)."""
-    number = dedup_key.removeprefix("level-")
-    return int(number) if number.isdigit() else None
 
 
 def combine_order(kind: str) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from allauth.account.models import EmailAddress
-from django.db.models import Max
+from django.db.models import Count, Max, OuterRef, Subquery
 
 from curriculum.models import Level, TrackLevel
 from curriculum.rules import CurriculumRules
@@ -17,7 +18,7 @@ from ..models import Learner
 from ..placement import Placement, place
 from ..selectors import learner_profile, progress_by_learner
 from . import rules
-from .models import Nudge, NudgeBudget, NudgePreference
+from .models import Nudge, NudgeBudget, NudgeKind, NudgePreference, NudgeStatus
 from .rules import LearnerFacts
 
 FACT_FIELDS = (
@@ -30,6 +31,61 @@ FACT_FIELDS = (
     "last_activity_at",
     "created_at",
 )
+
+
+NUDGE_DAYS = 7  # the instructors' dashboard and its "nudged" filter count this many days
+
+
+@dataclass(frozen=True)
+class NudgeFigure:
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    count: int
+
+
+def nudge_figures(now: datetime) -> tuple[NudgeFigure, ...]:
+    """The dashboard's nudges of the last ``NUDGE_DAYS`` days by kind and status. One query."""
+    return tuple(
+        NudgeFigure(
+            kind=row["kind"],
+            kind_label=NudgeKind(row["kind"]).label if row["kind"] in NudgeKind else row["kind"],
+            status=row["status"],
+            status_label=(
+                NudgeStatus(row["status"]).label if row["status"] in NudgeStatus else row["status"]
+            ),
+            count=row["n"],
+        )
+        for row in Nudge.objects.filter(created_at__gte=now - timedelta(days=NUDGE_DAYS))
+        .order_by("kind", "status")
+        .values("kind", "status")
+        .annotate(n=Count("pk"))
+    )
+
+
+@dataclass(frozen=True)
+class LastNudge:
+    created_at: datetime
+    kind: str
+    status: str
+
+
+def last_nudge_by_learner(learner_ids: list[int]) -> dict[int, LastNudge]:
+    """A page of learners' latest nudge each (learners never nudged are absent). One query."""
+
+    def latest(field: str) -> Subquery:
+        return Subquery(
+            Nudge.objects.filter(learner=OuterRef("pk")).order_by("-created_at").values(field)[:1]
+        )
+
+    rows = (
+        Learner.objects.filter(pk__in=learner_ids)
+        .order_by()
+        .values_list("pk")
+        .annotate(at=latest("created_at"), kind=latest("kind"), status=latest("status"))
+    )
+    return {pk: LastNudge(at, kind, status) for pk, at, kind, status in rows if at is not None}
 
 
 def learners_for_sweep():

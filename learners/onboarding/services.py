@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from ..broker import task_hand_on_commit
 from ..models import Learner, User
 from ..privacy.selectors import suppressed_emails
 from .models import Invitation, InvitationStatus
@@ -97,7 +98,7 @@ def _send_after_commit(invitation_ids: list[int]) -> None:
     from .tasks import invitations_send_task
 
     for start in range(0, len(invitation_ids), BATCH_SIZE):
-        invitations_send_task.delay_on_commit(invitation_ids[start : start + BATCH_SIZE])
+        task_hand_on_commit(invitations_send_task, invitation_ids[start : start + BATCH_SIZE])
 
 
 @dataclass

@@ -43,7 +43,7 @@ def person_record(*, user: User, now: datetime) -> dict:
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
 
-    from ..nudges.models import Nudge, NudgeKind, NudgePreference, NudgeStatus
+    from ..nudges.api import Nudge, NudgeKind, NudgePreference, NudgeStatus
 
     learner = Learner.objects.filter(user=user).select_related("track", "cohort").first()
     zone = _zone(learner)

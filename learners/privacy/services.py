@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Learner, User
-from ..nudges.services.experiments import experiment_observations_keep
+from ..nudges.api import experiment_observations_keep
 from .models import Suppression
 from .selectors import email_digest, personal_data_holdings
 
@@ -151,7 +151,7 @@ class Pruned:
 
 def nudges_prune(*, now=None, batch_size: int | None = None, max_batches: int | None = None):
     """Delete nudge ledger rows older than ``settings.NUDGE_RETENTION_DAYS``."""
-    from ..nudges.models import Nudge
+    from ..nudges.api import Nudge
 
     return _prune(
         Nudge,

@@ -9,7 +9,6 @@ from typing import IO, NamedTuple
 
 from django.db import transaction
 
-from ..integrations.services.replay import webhook_events_replay_for
 from ..models import User
 from ..onboarding.services import invitations_create
 from ..services import learners_recompute, learners_touch
@@ -17,6 +16,7 @@ from .columns import BATCH_SIZE, RowError, column_order, unguard
 from .parse import CurriculumIndex, ParsedRow, RowParser, users_by_email
 from .plan import plan_rows, staff_row_errors
 from .read import read_header, read_records
+from .signals import learners_imported
 from .write import write_plans
 
 
@@ -132,9 +132,11 @@ def roster_import(
                 report.invited = invitations_create(
                     learner_ids=[plan.learner.pk for plan in plans], created_by=recorded_by
                 )
-            # Platform events that arrived before these learners are processed now.
-            webhook_events_replay_for(
-                emails=[plan.row.email for plan in plans if plan.action == "create"]
+            # The apps that care (integrations: the platform events that arrived before these
+            # learners) act on the new learners after the commit.
+            learners_imported.send(
+                sender=roster_import,
+                emails=[plan.row.email for plan in plans if plan.action == "create"],
             )
     return report
 

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from ..broker import task_hand_on_commit
 from ..models import User
 from ..onboarding.models import RosterImport, RosterImportStatus
 from .importer import ImportReport, roster_import
@@ -35,7 +36,7 @@ def roster_import_job_start(*, content: str, rows: int, invite: bool, created_by
     job = RosterImport.objects.create(
         content=content, rows=rows, invite=invite, created_by=created_by
     )
-    roster_import_task.delay_on_commit(job.pk)
+    task_hand_on_commit(roster_import_task, job.pk)
     return job.pk
 
 

@@ -9,7 +9,7 @@ from curriculum.models import Track
 
 from .. import assessment
 from ..models import Cohort, Learner, User, account_change_allowed
-from ..nudges.selectors import learners_opted_out_themselves
+from ..nudges.api import learners_opted_out_themselves
 from ..selectors import progress_by_learner
 from .columns import BATCH_SIZE, RowError
 from .parse import ParsedRow, existing_learner

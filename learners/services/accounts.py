@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import models, transaction
+from django.db import transaction
 
 from ..models import (
     Learner,
@@ -80,5 +80,5 @@ def user_set_name(*, user: User, first_name: str, last_name: str) -> User:
     user.full_clean(exclude=["password"])
     user.save(update_fields=["first_name", "last_name"])
     # Their pages name them: the cached progress page is stale.
-    Learner.objects.filter(user=user).update(version=models.F("version") + 1)
+    Learner.objects.filter(user=user).touch()
     return user

@@ -14,7 +14,7 @@ from .. import assessment
 from ..models import (
     Learner,
 )
-from ..nudges.services.preferences import learner_turn_nudges_on_or_off
+from ..nudges.api import learner_turn_nudges_on_or_off
 from .levels import Recomputed, learners_touch, recompute_locked
 
 

@@ -18,7 +18,7 @@ from ..models import (
     Learner,
     LevelChange,
 )
-from ..nudges.services.ledger import nudge_level_up, nudge_placement, nudges_level_up_many
+from ..nudges.api import nudge_level_up, nudge_placement, nudges_level_up_many
 from ..placement import CurriculumRules, Placement, Profile, place
 from ..selectors import (
     learner_profile,
@@ -29,7 +29,7 @@ from ..selectors import (
 
 def learners_touch(*, learner_ids: Iterable[int]) -> None:
     """Mark what the learners' pages show as changed (their cached progress page is stale)."""
-    Learner.objects.filter(pk__in=list(learner_ids)).update(version=F("version") + 1)
+    Learner.objects.filter(pk__in=list(learner_ids)).touch()
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,10 @@ def recompute_locked(
     )
     changed, change = _apply_placement(learner, placement, now=now, undo=undo)
     if changed:
-        Learner.objects.filter(pk=learner.pk).update(
+        Learner.objects.filter(pk=learner.pk).touch(
             level=learner.level,
             level_changed_at=learner.level_changed_at,
             placed_at=learner.placed_at,
-            version=F("version") + 1,
         )
     if change is not None:
         change.save()
@@ -204,13 +203,12 @@ def _write_levels(changed: list[Learner]) -> None:
         if placed
         else {}
     )
-    Learner.objects.filter(pk__in=[learner.pk for learner in changed]).update(
+    Learner.objects.filter(pk__in=[learner.pk for learner in changed]).touch(
         level=Case(
             *(When(pk__in=pks, then=Value(level)) for level, pks in by_level.items()),
             output_field=PositiveSmallIntegerField(),
         ),
         level_changed_at=now,
-        version=F("version") + 1,
         **also,
     )
 

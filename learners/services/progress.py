@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from curriculum.models import Key, Module
@@ -64,7 +63,7 @@ def _set_progress(
         elif not done and existing is not None:
             existing.delete()
         locked.last_activity_at = now
-        Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
+        Learner.objects.filter(pk=locked.pk).touch(last_activity_at=now)
         result = recompute_locked(locked, now=now, undo=undo)
     learner.level, learner.last_activity_at = locked.level, now
     return result

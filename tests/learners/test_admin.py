@@ -262,7 +262,7 @@ def test_learner_list_shows_progress_and_last_nudge(instructor_client):
     assert response.status_code == 200
     row = response.context["cl"].result_list[0]
     figures = row.list_figures
-    assert (figures.keys_done, figures.modules_done, figures.last_nudge_kind) == (1, 2, "next_step")
+    assert (figures.keys_done, figures.modules_done, row.latest_nudge.kind) == (1, 2, "next_step")
     body = response.content.decode()
     assert "Ada Byte" in body and "2/9" in body and "next step (sent)" in body
 

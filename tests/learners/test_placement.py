@@ -14,6 +14,7 @@ from curriculum.seed import income_figure, read_seed
 from learners.placement import (
     Profile,
     Progress,
+    answers_undecided,
     band_label,
     currency_amount,
     module_list,
@@ -144,6 +145,10 @@ def test_profile_level(profile, band, answers, level):
     result = place(seed_rules(), profile, NONE)
     assert (result.band_level, result.answer_level, result.profile_level) == (band, answers, level)
     assert result.level == level
+    # What the rule read is carried for the "why" (learners.explanation) to say.
+    assert result.amount == currency_amount(profile)
+    assert (result.band.level if result.band else None) == band
+    assert result.answers_alike == (answers_undecided(profile, answers) if band else ())
 
 
 def test_no_self_assessment_starts_at_struggling():

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from ...broker import task_hand_on_commit
 from ..models import EventStatus, WebhookEvent
 from ..tasks import webhook_events_process_task
 
@@ -31,7 +32,7 @@ def webhook_events_replay_for(*, emails: Iterable[str]) -> int:
             .values_list("pk", flat=True)
         )
         if ids:
-            webhook_events_process_task.delay_on_commit(ids, replay=True)
+            task_hand_on_commit(webhook_events_process_task, ids, replay=True)
             handed += len(ids)
     return handed
 
@@ -45,7 +46,7 @@ def webhook_events_replay(*, event_ids: list[int]) -> int:
         .values_list("pk", flat=True)
     )
     if ids:
-        webhook_events_process_task.delay_on_commit(ids, replay=True)
+        task_hand_on_commit(webhook_events_process_task, ids, replay=True)
     return len(ids)
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
+from ...broker import task_hand
 from ..models import Nudge, NudgeStatus
-
-logger = logging.getLogger(__name__)
 
 # The frequent pass hands again a pending row handed this long ago (its task was lost).
 HAND_AGAIN_AFTER = timedelta(hours=1)
@@ -49,21 +46,13 @@ def nudges_hand(*, nudge_ids: list[int], at: datetime | None = None) -> bool:
     """Publish one chunk task (to send as of ``at`` when given, else as of the moment the
     worker sends); on success stamp ``handed_at``.
 
-    Celery's ``delay_on_commit`` would raise from inside the commit hook when Redis is
-    down, failing the web request that created the nudge; instead the error is logged
-    and the rows stay pending with ``handed_at`` empty for the frequent pass.
+    When the broker is down (``learners.broker``'s policy) the rows stay pending with
+    ``handed_at`` empty for the frequent pass.
     """
     from ..tasks import nudges_send_chunk
 
-    try:
-        if at is None:
-            nudges_send_chunk.delay(list(nudge_ids))
-        else:
-            nudges_send_chunk.delay(list(nudge_ids), at.isoformat())
-    except OperationalError as exc:
-        logger.warning(
-            "Broker unreachable; %d nudges left for the next pass: %s", len(nudge_ids), exc
-        )
+    args = [list(nudge_ids)] if at is None else [list(nudge_ids), at.isoformat()]
+    if not task_hand(nudges_send_chunk, *args):
         return False
     Nudge.objects.filter(pk__in=nudge_ids).update(handed_at=timezone.now())
     return True

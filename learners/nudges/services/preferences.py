@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ...models import Learner
@@ -32,7 +31,7 @@ def learner_set_nudge_preferences(
         raise ValueError(f"Unknown nudge kind: {', '.join(unknown)}.")
     now = now or timezone.now()
     # A write to the learner like any other: their pages' cached version goes stale.
-    Learner.objects.filter(pk=learner.pk).update(nudges_enabled=enabled, version=F("version") + 1)
+    Learner.objects.filter(pk=learner.pk).touch(nudges_enabled=enabled)
     learner.nudges_enabled = enabled
     preference, _ = NudgePreference.objects.select_for_update().get_or_create(learner=learner)
     preference.kinds_off = kinds_off

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, time, timedelta
 from allauth.account.models import EmailAddress
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from curriculum.models import Track
@@ -274,7 +273,7 @@ def _events(run: Run, events: list[tuple[str, Planted]], now: datetime) -> None:
         if pk is None:
             continue
         if what == "progress":
-            Learner.objects.filter(pk=pk).update(last_activity_at=now, version=F("version") + 1)
+            Learner.objects.filter(pk=pk).touch(last_activity_at=now)
         elif what == "assessed":
             engineer = engineer or Track.objects.get(slug="engineer")
             Learner.objects.filter(pk=pk).update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -227,3 +227,13 @@ def test_level_up_once_per_level_reached():
 def test_the_clock_must_be_aware():
     with pytest.raises(ValueError, match="aware"):
         decide(quiet(NINE_UTC), datetime(2026, 6, 10, 9, 15))  # noqa: DTZ001
+
+
+def test_a_dedup_key_is_read_back_by_the_rules_that_made_it():
+    day = date(2026, 5, 1)
+    levels = [1, 2, 3, 4]
+    assert [rules.level_of(rules.level_up_dedup_key(level)) for level in levels] == levels
+    assert rules.level_of(rules.next_step_dedup_key(day)) is None
+    assert rules.is_manual(rules.manual_dedup_key(day))
+    assert not rules.is_manual(rules.next_step_dedup_key(day))
+    assert not rules.is_manual(rules.level_up_dedup_key(2))
