@@ -210,7 +210,7 @@ def test_postgresql_going_away_mid_load_fails_cleanly_and_recovers(postgres, how
 
 
 def test_pages_work_with_redis_unreachable_and_the_nudge_waits_for_it(
-    postgres, redis_broker_url, smtp_server
+    postgres, redis_broker_url, smtp_server, no_quiet_hours
 ):
     """Cache and broker both on a Redis nobody listens on: signing in, the pages and a tick
     that raises the level all work; the level-up nudge waits pending and goes out once
