@@ -13,6 +13,7 @@ from curriculum.selectors import curriculum_rules
 
 from . import assessment
 from .explanation import explain
+from .insights.selectors import learner_pace
 from .models import Learner, LevelChange
 from .placement import MAX_LEVEL, Placement, Profile, module_list, place, usd
 from .selectors import (
@@ -108,7 +109,7 @@ def fastest_way(placement: Placement, next_name: str) -> str:
 def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
     learner = Learner.objects.select_related("track").get(pk=learner_id)
     track = rules.tracks[learner.track.slug]
-    progress, on_platform = learner_progress_and_platforms(learner)
+    progress, on_platform, ticked = learner_progress_and_platforms(learner)
     placement = learner_placement(learner, rules, progress)
     level = placement.level
     next_name = rules.level_name(level + 1) if level < MAX_LEVEL else ""
@@ -128,6 +129,7 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
                 }
             )
     history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
+    keys_done = sum(1 for key in keys if key["done"])
     return {
         "learner": learner,
         "placement": placement,
@@ -175,7 +177,9 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
             for stage in rules.stages
         ],
         "keys": keys,
-        "keys_done": sum(1 for key in keys if key["done"]),
+        "keys_done": keys_done,
+        # The student's pace, from the ticks read above; its count of open keys is the page's.
+        "pace": learner_pace(learner, remaining=len(keys) - keys_done, ticked=ticked, rules=rules),
         "linked_keys": sum(1 for key in keys if key["modules"]),
         "finished_levels": finished_levels,
         "continue_action": continue_action(placement, rules),
