@@ -61,14 +61,44 @@ def student_history(changes: list[LevelChange], *, level_name) -> list[HistoryEn
 
 
 def _key_item(key: KeyRule, placement: Placement) -> dict:
+    """One key of the checklist, its words and state ready for the template (the page draws
+    dozens: each filter and tag there costs more than a line here)."""
     numbers = tuple(sorted(key.module_numbers))
+    done = key.code in placement.done_keys
+    modules = f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
+    if modules:
+        return {
+            "id": key.id,
+            "text": key.text,
+            "done": done,
+            "modules": modules,
+            "modules_words": f"Done by {modules}" if done else f"Done when you finish {modules}",
+        }
     return {
         "id": key.id,
         "text": key.text,
-        "done": key.code in placement.done_keys,
-        "modules": (
-            f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
-        ),
+        "done": done,
+        "modules": "",
+        "action": reverse("key_done", args=[key.id]),
+        "value": "0" if done else "1",  # the state the toggle asks for
+        "pressed": "true" if done else "false",
+        "state": "Done" if done else "To do",
+    }
+
+
+def _module_item(number: int, rules: CurriculumRules, progress, on_platform: dict) -> dict:
+    """One module of the page, its words and state ready for the template (as a key's)."""
+    done = number in progress.completed_modules
+    return {
+        "number": number,
+        "title": rules.module_titles.get(number, ""),
+        "done": done,
+        "url": rules.module_urls.get(number, ""),
+        "platform": on_platform.get(number),
+        "action": reverse("module_done", args=[rules.module_ids[number]]),
+        "value": "0" if done else "1",
+        "pressed": "true" if done else "false",
+        "state": "Done" if done else "To do",
     }
 
 
@@ -129,15 +159,7 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
                 "review": stage.serves_level < level,
                 "current": stage.serves_level == level,
                 "modules": [
-                    {
-                        "number": number,
-                        "id": rules.module_ids[number],
-                        "title": rules.module_titles.get(number, ""),
-                        "done": number in progress.completed_modules,
-                        "url": rules.module_urls.get(number, ""),
-                        "platform": on_platform.get(number),
-                    }
-                    for number in stage.modules
+                    _module_item(number, rules, progress, on_platform) for number in stage.modules
                 ],
             }
             for stage in rules.stages
