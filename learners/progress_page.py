@@ -60,6 +60,11 @@ def student_history(changes: list[LevelChange], *, level_name) -> list[HistoryEn
     ]
 
 
+def progress_learner(learner_id: int) -> Learner:
+    """The learner as their page's body reads them: the whole row, with their track."""
+    return Learner.objects.select_related("track").get(pk=learner_id)
+
+
 def _key_item(key: KeyRule, placement: Placement) -> dict:
     """One key of the checklist, its words and state ready for the template (the page draws
     dozens: each filter and tag there costs more than a line here)."""
@@ -102,8 +107,8 @@ def _module_item(number: int, rules: CurriculumRules, progress, on_platform: dic
     }
 
 
-def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
-    learner = Learner.objects.select_related("track").get(pk=learner_id)
+def progress_body_context(learner: Learner, rules: CurriculumRules) -> dict:
+    """``learner``: the whole row with its track (``progress_learner``)."""
     track = rules.tracks[learner.track.slug]
     progress, on_platform, ticked = learner_progress_and_platforms(learner)
     placement = learner_placement(learner, rules, progress)

@@ -23,7 +23,7 @@ from curriculum.selectors import curriculum_rules, curriculum_version
 from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
-from .progress_page import lowering_warning, progress_body_context
+from .progress_page import lowering_warning, progress_body_context, progress_learner
 from .release import release
 from .services import (
     Recomputed,
@@ -184,18 +184,23 @@ def progress(request: HttpRequest) -> HttpResponse:
 
 
 def _progress_body_html(learner: Learner) -> str:
-    """The learner's page body, from the cache or rendered (and cached). Rendered without
-    the request: the CSRF token and the flash messages stay outside it."""
-    key = progress_cache_key(learner, curriculum_version())
-    body = cache.get(key)
+    """The learner's page body, from the cache or rendered (and cached)."""
+    body = cache.get(progress_cache_key(learner, curriculum_version()))
     if body is None:
-        rules = curriculum_rules()
-        context = progress_body_context(learner.pk, rules)
-        tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
-        context["tiers"] = tiers
-        context["current"] = next(tier for tier in tiers if tier["current"])
-        body = render_to_string("learners/progress_body.html", context)
-        cache.set(key, body, PROGRESS_CACHE_SECONDS)
+        body = _progress_body_render(progress_learner(learner.pk))
+    return body
+
+
+def _progress_body_render(learner: Learner) -> str:
+    """Render the body of ``learner`` (the whole row, with their track) and cache it.
+    Rendered without the request: the CSRF token and the flash messages stay outside it."""
+    rules = curriculum_rules()
+    context = progress_body_context(learner, rules)
+    tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
+    context["tiers"] = tiers
+    context["current"] = next(tier for tier in tiers if tier["current"])
+    body = render_to_string("learners/progress_body.html", context)
+    cache.set(progress_cache_key(learner, rules.version), body, PROGRESS_CACHE_SECONDS)
     return body
 
 
@@ -399,10 +404,11 @@ def _what_opens(placement: Placement) -> str:
 
 
 def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpResponse:
-    """What htmx swaps in: the fresh page body (the cached one, as the page shows it) and,
-    out of band, the announcement in the page's live region."""
-    fresh = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(pk=learner.pk)
-    body = _progress_body_html(fresh)
+    """What htmx swaps in: the fresh page body and, out of band, the announcement in the
+    page's live region. A tick changed the learner's version, so the body is drawn (and
+    cached for their next view) without asking the cache first (a refused tick, rare, draws
+    it too)."""
+    body = _progress_body_render(progress_learner(learner.pk))
     undo = status.get("undo")
     if undo is not None:
         body = with_status(body, undo.anchor, status)
