@@ -191,10 +191,10 @@ def _progress_body_html(learner: Learner) -> str:
     return body
 
 
-def _progress_body_render(learner: Learner) -> str:
+def _progress_body_render(learner: Learner, rules: CurriculumRules | None = None) -> str:
     """Render the body of ``learner`` (the whole row, with their track) and cache it.
     Rendered without the request: the CSRF token and the flash messages stay outside it."""
-    rules = curriculum_rules()
+    rules = rules or curriculum_rules()
     context = progress_body_context(learner, rules)
     tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
     context["tiers"] = tiers
@@ -227,12 +227,16 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     done = _done_flag(request)
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
+    rules = curriculum_rules()  # read once: the recompute and the answer's body use them
     try:
-        result = key_set_done(learner=learner, key=key, done=done, undo=_is_undo(request))
+        result = key_set_done(
+            learner=learner, key=key, done=done, undo=_is_undo(request), curriculum=rules
+        )
     except ValidationError as error:
         return _refused(request, learner, " ".join(error.messages))
     what = f"Key {'ticked' if done else 'unticked'}: {key.full_text}"
-    return _report(request, learner, result, what, Undo("key", key.pk, not done), f"key-{key.pk}")
+    undo = Undo("key", key.pk, not done)
+    return _report(request, learner, result, what, undo, f"key-{key.pk}", rules)
 
 
 @login_required
@@ -245,8 +249,11 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     done = _done_flag(request)
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
+    rules = curriculum_rules()  # read once: the recompute and the answer's body use them
     try:
-        result = module_set_done(learner=learner, module=module, done=done, undo=_is_undo(request))
+        result = module_set_done(
+            learner=learner, module=module, done=done, undo=_is_undo(request), curriculum=rules
+        )
     except ValidationError as error:  # completed on a platform: only an instructor unticks
         return _refused(request, learner, " ".join(error.messages))
     state = "completed" if done else "marked not done"
@@ -257,6 +264,7 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
         f"Module {module.number} {state}: {module.title}",
         Undo("module", module.pk, not done),
         f"module-{module.number}",
+        rules,
     )
 
 
@@ -352,7 +360,13 @@ def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpRespon
 
 
 def _report(
-    request: HttpRequest, learner: Learner, result: Recomputed, what: str, undo: Undo, anchor: str
+    request: HttpRequest,
+    learner: Learner,
+    result: Recomputed,
+    what: str,
+    undo: Undo,
+    anchor: str,
+    rules: CurriculumRules,
 ) -> HttpResponse:
     """Say what changed. With htmx: the page's body and the announcement, in place. Without
     JavaScript: redirect (POST-redirect-GET) back to the item, or to the top of the page when
@@ -383,6 +397,7 @@ def _report(
                 "opens": _what_opens(placement) if result.went_up else "",
                 "undo": undo,
             },
+            rules,
         )
     # The tick's own words go with its Undo, next to the item (the progress view); a change
     # of level is said at the top of the page, where the new level is.
@@ -403,12 +418,14 @@ def _what_opens(placement: Placement) -> str:
     return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."
 
 
-def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpResponse:
+def _in_place(
+    learner: Learner, request: HttpRequest, status: dict, rules: CurriculumRules | None = None
+) -> HttpResponse:
     """What htmx swaps in: the fresh page body and, out of band, the announcement in the
     page's live region. A tick changed the learner's version, so the body is drawn (and
     cached for their next view) without asking the cache first (a refused tick, rare, draws
     it too)."""
-    body = _progress_body_render(progress_learner(learner.pk))
+    body = _progress_body_render(progress_learner(learner.pk), rules)
     undo = status.get("undo")
     if undo is not None:
         body = with_status(body, undo.anchor, status)

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from curriculum.models import Key, Module
+from curriculum.rules import CurriculumRules
 
 from ..models import (
     CompletionSource,
@@ -33,6 +34,7 @@ def _set_progress(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     with transaction.atomic():
         locked = learner_lock(learner.pk)
@@ -65,7 +67,7 @@ def _set_progress(
             existing.delete()
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).update(last_activity_at=now, version=F("version") + 1)
-        result = recompute_locked(locked, now=now, undo=undo)
+        result = recompute_locked(locked, now=now, undo=undo, curriculum=curriculum)
     learner.level, learner.last_activity_at = locked.level, now
     return result
 
@@ -80,12 +82,13 @@ def key_set_done(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
     modules and cannot be ticked by hand. ``via`` names the API key or platform;
     ``completed_at`` is when it happened there (default now); ``undo``: the learner undid
     their last tick from its toast (the level change it makes leaves their history with
-    the change it reverses)."""
+    the change it reverses); ``curriculum``: the rules, if the caller has read them."""
     if learner.track_id is None:
         raise ValidationError({"key": "This learner has no track yet; keys belong to a track."})
     if learner.track_id != key.track_id:
@@ -102,6 +105,7 @@ def key_set_done(
         via=via,
         completed_at=completed_at,
         undo=undo,
+        curriculum=curriculum,
     )
 
 
@@ -115,6 +119,7 @@ def module_set_done(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     """Mark a module done or not (``undo``: as for ``key_set_done``). A learner cannot
     untick what a platform completed (an instructor can): ValidationError, nothing
@@ -129,4 +134,5 @@ def module_set_done(
         via=via,
         completed_at=completed_at,
         undo=undo,
+        curriculum=curriculum,
     )
