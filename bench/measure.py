@@ -173,13 +173,72 @@ def do_progress(args) -> dict:
         client.force_login(learner.user)
         cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
     Path(args.cookies).write_text("\n".join(cookies) + "\n")
+    ticks = _tick_lines(chosen)
+    Path(args.cookies).with_suffix(".ticks").write_text("\n".join(ticks) + "\n")
+    queries.update(_tick_queries(ticks[0]))
     return {
+        "tick_learners": len(ticks),
         "queries": queries,
         "sessions": len(cookies),
         "cookie_name": settings.SESSION_COOKIE_NAME,
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     }
+
+
+def _tick_lines(learner_ids: list[int]) -> list[str]:
+    """For the tick's round trip (bench/wrk_tick.lua): "<session key> <key id>" for each of
+    these learners who has a key to tick by hand at their level, not ticked yet, whose tick
+    moves no level (two or more keys still needed, or at the top), so ticking and unticking
+    it only ever changes that key. Sessions of their own (a tick may rotate nothing, but the
+    GET sessions stay the page's)."""
+    from curriculum.selectors import curriculum_rules
+    from learners.models import Learner
+    from learners.selectors import learner_placement, learner_progress
+
+    rules = curriculum_rules()
+    lines = []
+    learners = Learner.objects.filter(pk__in=learner_ids).select_related("user", "track")
+    for learner in learners.order_by("pk"):
+        placement = learner_placement(learner, rules, learner_progress(learner))
+        steps = placement.next_steps
+        if not (steps.maintaining or steps.keys_needed >= 2):
+            continue
+        keys = rules.tracks[learner.track.slug].keys.get(learner.level, ())
+        key = next(
+            (k for k in keys if not k.module_numbers and k.code not in placement.done_keys), None
+        )
+        if key is None:
+            continue
+        client = Client()
+        client.force_login(learner.user)
+        lines.append(f"{client.cookies[settings.SESSION_COOKIE_NAME].value} {key.id}")
+    return lines
+
+
+def _tick_queries(line: str) -> dict:
+    """Queries of one tick and one untick (the htmx POST and its answer), in-process."""
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.utils.module_loading import import_string
+
+    session_key, key_id = line.split()
+    store: SessionBase = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    user_id = store.get("_auth_user_id")
+    out = {}
+    for done in ("1", "0"):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(
+                f"/progress/keys/{key_id}/", {"done": done}, HTTP_HX_REQUEST="true"
+            )
+        out[f"tick (done={done})"] = {
+            "learner_user": user_id,
+            "status": response.status_code,
+            "queries": len(captured),
+            "sql": [query["sql"][:200] for query in captured.captured_queries],
+        }
+    return out
 
 
 # --- admin learner list -----------------------------------------------------------------

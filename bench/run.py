@@ -44,7 +44,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # run as bench/run.py as well as python -m bench.run
 
 from bench.report import render, short  # noqa: E402
-from bench.targets import PAGES  # noqa: E402
+from bench.targets import PAGES, TICK  # noqa: E402
 
 PYTHON = sys.executable
 MEASUREMENTS = ("progress", "admin", "insights", "recompute", "sweep", "import")
@@ -216,18 +216,21 @@ class Bench:
             session = cookies.read_text().split()[0]
             result["check"] = _status(f"{base}/progress/", {"Cookie": f"{name}={session}; {csrf}"})
             pages = PAGES
+            ticks = cookies.with_suffix(".ticks")
             for session in cookies.read_text().split():  # every learner's page in the cache
                 _status(f"{base}/progress/", {"Cookie": f"{name}={session}; {csrf}"})
-            for path in pages.values():  # warm every worker: imports, connections, caches
-                self._wrk(base + path, name, cookies, max(self.args.connections), csrf, duration=3)
+            for label in pages:  # warm every worker: imports, connections, caches
+                self._page(base, label, name, cookies, ticks, max(self.args.connections), csrf, 3)
             before = _pg_sessions(url)
             started = dt.datetime.now(dt.UTC)
             result["pages"] = {}
             for connections in self.args.connections:
                 runs: dict[str, list] = {label: [] for label in pages}
                 for _ in range(self.args.rounds):
-                    for label, path in pages.items():
-                        runs[label].append(self._wrk(base + path, name, cookies, connections, csrf))
+                    for label in pages:
+                        runs[label].append(
+                            self._page(base, label, name, cookies, ticks, connections, csrf)
+                        )
                 result["pages"][connections] = {
                     label: _combine(rounds) for label, rounds in runs.items()
                 }
@@ -245,6 +248,15 @@ class Bench:
             server.wait(timeout=30)
         return result
 
+    def _page(self, base, label, name, cookies, ticks, connections, csrf, duration=None):
+        """One wrk run of a page: a GET with a learner's session, or the tick's POSTs."""
+        url = base + PAGES[label]
+        if label == TICK:
+            return self._wrk(
+                url, name, ticks, connections, csrf, duration=duration, script="wrk_tick.lua"
+            )
+        return self._wrk(url, name, cookies, connections, csrf, duration=duration)
+
     def _wrk(
         self,
         url: str,
@@ -253,11 +265,13 @@ class Bench:
         connections: int,
         extra_cookie: str = "",
         duration: int | None = None,
+        script: str = "wrk_session.lua",
     ):
+        threads = "2" if connections >= 2 else "1"
         command = [
             "wrk",
             "-t",
-            "2" if connections >= 2 else "1",
+            threads,
             "-c",
             str(connections),
             "-d",
@@ -265,12 +279,13 @@ class Bench:
             "--timeout",
             "10s",
             "-s",
-            str(BENCH / "wrk_session.lua"),
+            str(BENCH / script),
             url,
             "--",
             cookie_name,
             str(cookies),
             *([extra_cookie] if extra_cookie else []),
+            *([threads] if script == "wrk_tick.lua" else []),
         ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         line = next(line for line in output.splitlines() if line.startswith("BENCH_WRK "))

@@ -182,6 +182,7 @@ LEARNER_FIELDS = [
     *BLANK_ANSWERS,
     "level",
     "level_changed_at",
+    "placed_at",
     "last_activity_at",
     "created_at",
 ]
@@ -297,6 +298,7 @@ def seed(n: int, *, seed_value: int = 6) -> SeedReport:
                 *answers.values(),
                 level,
                 changed_at,
+                submitted_at,  # placed when they submitted (the history's first row)
                 last_activity,
                 created,
             )

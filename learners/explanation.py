@@ -95,3 +95,37 @@ def _and(phrases: tuple[str, ...]) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def fastest_way(placement: Placement, next_name: str) -> str:
+    """The shortest honest sentence of what moves the learner up ("" at the top). Its key
+    count adds up to the meter's: a key done by finishing modules is said to be."""
+    steps = placement.next_steps
+    if steps.maintaining:
+        return ""
+    parts = []
+    words = ""
+    if steps.modules:
+        words = f"module{'s' if len(steps.modules) > 1 else ''} {module_list(steps.modules)}"
+        parts.append(f"finish {words}")
+    keys = steps.keys_after_modules if steps.modules else steps.keys_needed
+    if keys:
+        parts.append(f"tick {keys} more {placement.level_name} key{'s' if keys > 1 else ''}")
+    if not parts:
+        if steps.gate_amount is not None:
+            return (
+                f"You have done everything the {placement.level_name} stage asks; "
+                f"{next_name} waits for your figure."
+            )
+        return f"You have done everything the {placement.level_name} stage asks."
+    sentence = f"To reach {next_name}: {' and '.join(parts)}"
+    if steps.modules_alone_enough:
+        return sentence + " (that alone is enough: it also completes the keys linked to it)."
+    linked = steps.keys_needed - keys if steps.modules else 0
+    if keys and linked > 0:
+        sentence += (
+            f"; finishing {words} also completes {linked} key{'s' if linked > 1 else ''} "
+            f"linked to {'them' if len(steps.modules) > 1 else 'it'}, which makes the "
+            f"{steps.keys_needed} keys the meter still needs"
+        )
+    return sentence + "."

@@ -12,7 +12,8 @@ from curriculum.rules import CurriculumRules, KeyRule
 from curriculum.selectors import curriculum_rules
 
 from . import assessment
-from .explanation import explain
+from .explanation import explain, fastest_way
+from .insights.selectors import learner_pace
 from .models import Learner, LevelChange
 from .placement import MAX_LEVEL, Placement, Profile, module_list, place, usd
 from .selectors import (
@@ -59,56 +60,57 @@ def student_history(changes: list[LevelChange], *, level_name) -> list[HistoryEn
     ]
 
 
+def progress_learner(learner_id: int) -> Learner:
+    """The learner as their page's body reads them: the whole row, with their track."""
+    return Learner.objects.select_related("track").get(pk=learner_id)
+
+
 def _key_item(key: KeyRule, placement: Placement) -> dict:
+    """One key of the checklist, its words and state ready for the template (the page draws
+    dozens: each filter and tag there costs more than a line here)."""
     numbers = tuple(sorted(key.module_numbers))
+    done = key.code in placement.done_keys
+    modules = f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
+    if modules:
+        return {
+            "id": key.id,
+            "text": key.text,
+            "done": done,
+            "modules": modules,
+            "modules_words": f"Done by {modules}" if done else f"Done when you finish {modules}",
+        }
     return {
         "id": key.id,
         "text": key.text,
-        "done": key.code in placement.done_keys,
-        "modules": (
-            f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
-        ),
+        "done": done,
+        "modules": "",
+        "action": reverse("key_done", args=[key.id]),
+        "value": "0" if done else "1",  # the state the toggle asks for
+        "pressed": "true" if done else "false",
+        "state": "Done" if done else "To do",
     }
 
 
-def fastest_way(placement: Placement, next_name: str) -> str:
-    """The shortest honest sentence of what moves the learner up ("" at the top). Its key
-    count adds up to the meter's: a key done by finishing modules is said to be."""
-    steps = placement.next_steps
-    if steps.maintaining:
-        return ""
-    parts = []
-    words = ""
-    if steps.modules:
-        words = f"module{'s' if len(steps.modules) > 1 else ''} {module_list(steps.modules)}"
-        parts.append(f"finish {words}")
-    keys = steps.keys_after_modules if steps.modules else steps.keys_needed
-    if keys:
-        parts.append(f"tick {keys} more {placement.level_name} key{'s' if keys > 1 else ''}")
-    if not parts:
-        if steps.gate_amount is not None:
-            return (
-                f"You have done everything the {placement.level_name} stage asks; "
-                f"{next_name} waits for your figure."
-            )
-        return f"You have done everything the {placement.level_name} stage asks."
-    sentence = f"To reach {next_name}: {' and '.join(parts)}"
-    if steps.modules_alone_enough:
-        return sentence + " (that alone is enough: it also completes the keys linked to it)."
-    linked = steps.keys_needed - keys if steps.modules else 0
-    if keys and linked > 0:
-        sentence += (
-            f"; finishing {words} also completes {linked} key{'s' if linked > 1 else ''} "
-            f"linked to {'them' if len(steps.modules) > 1 else 'it'}, which makes the "
-            f"{steps.keys_needed} keys the meter still needs"
-        )
-    return sentence + "."
+def _module_item(number: int, rules: CurriculumRules, progress, on_platform: dict) -> dict:
+    """One module of the page, its words and state ready for the template (as a key's)."""
+    done = number in progress.completed_modules
+    return {
+        "number": number,
+        "title": rules.module_titles.get(number, ""),
+        "done": done,
+        "url": rules.module_urls.get(number, ""),
+        "platform": on_platform.get(number),
+        "action": reverse("module_done", args=[rules.module_ids[number]]),
+        "value": "0" if done else "1",
+        "pressed": "true" if done else "false",
+        "state": "Done" if done else "To do",
+    }
 
 
-def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
-    learner = Learner.objects.select_related("track").get(pk=learner_id)
+def progress_body_context(learner: Learner, rules: CurriculumRules) -> dict:
+    """``learner``: the whole row with its track (``progress_learner``)."""
     track = rules.tracks[learner.track.slug]
-    progress, on_platform = learner_progress_and_platforms(learner)
+    progress, on_platform, ticked = learner_progress_and_platforms(learner)
     placement = learner_placement(learner, rules, progress)
     level = placement.level
     next_name = rules.level_name(level + 1) if level < MAX_LEVEL else ""
@@ -128,6 +130,7 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
                 }
             )
     history = LevelChange.objects.filter(learner=learner).order_by("-changed_at", "-id")
+    keys_done = sum(1 for key in keys if key["done"])
     return {
         "learner": learner,
         "placement": placement,
@@ -161,21 +164,15 @@ def progress_body_context(learner_id: int, rules: CurriculumRules) -> dict:
                 "review": stage.serves_level < level,
                 "current": stage.serves_level == level,
                 "modules": [
-                    {
-                        "number": number,
-                        "id": rules.module_ids[number],
-                        "title": rules.module_titles.get(number, ""),
-                        "done": number in progress.completed_modules,
-                        "url": rules.module_urls.get(number, ""),
-                        "platform": on_platform.get(number),
-                    }
-                    for number in stage.modules
+                    _module_item(number, rules, progress, on_platform) for number in stage.modules
                 ],
             }
             for stage in rules.stages
         ],
         "keys": keys,
-        "keys_done": sum(1 for key in keys if key["done"]),
+        "keys_done": keys_done,
+        # The student's pace, from the ticks read above; its count of open keys is the page's.
+        "pace": learner_pace(learner, remaining=len(keys) - keys_done, ticked=ticked, rules=rules),
         "linked_keys": sum(1 for key in keys if key["modules"]),
         "finished_levels": finished_levels,
         "continue_action": continue_action(placement, rules),

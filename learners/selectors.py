@@ -244,10 +244,11 @@ def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures
 
 def learner_progress_and_platforms(
     learner: Learner,
-) -> tuple[Progress, dict[int, tuple[str, datetime]]]:
-    """The learner's progress (as ``learner_progress``, in as many queries) and the modules a
-    course platform completed: number -> (the platform's name, when). The student cannot
-    untick those (``learners.services.module_set_done``)."""
+) -> tuple[Progress, dict[int, tuple[str, datetime]], dict[str, datetime]]:
+    """The learner's progress (as ``learner_progress``, in as many queries), the modules a
+    course platform completed: number -> (the platform's name, when) (the student cannot
+    untick those: ``learners.services.module_set_done``), and when each key was ticked:
+    code -> when (the student's pace reads it)."""
     modules: set[int] = set()
     platforms: dict[int, tuple[str, datetime]] = {}
     for number, source, via, completed_at in ModuleProgress.objects.filter(
@@ -256,8 +257,10 @@ def learner_progress_and_platforms(
         modules.add(number)
         if source == CompletionSource.PLATFORM:
             platforms[number] = (via, completed_at)
-    keys = KeyCompletion.objects.filter(learner=learner).values_list("key__code", flat=True)
-    return Progress(frozenset(modules), frozenset(keys)), platforms
+    ticked = dict(
+        KeyCompletion.objects.filter(learner=learner).values_list("key__code", "completed_at")
+    )
+    return Progress(frozenset(modules), frozenset(ticked)), platforms, ticked
 
 
 @dataclass(frozen=True)

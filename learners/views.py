@@ -23,7 +23,7 @@ from curriculum.selectors import curriculum_rules, curriculum_version
 from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
 from .placement import MAX_LEVEL, Placement, module_list
-from .progress_page import lowering_warning, progress_body_context
+from .progress_page import lowering_warning, progress_body_context, progress_learner
 from .release import release
 from .services import (
     Recomputed,
@@ -184,18 +184,23 @@ def progress(request: HttpRequest) -> HttpResponse:
 
 
 def _progress_body_html(learner: Learner) -> str:
-    """The learner's page body, from the cache or rendered (and cached). Rendered without
-    the request: the CSRF token and the flash messages stay outside it."""
-    key = progress_cache_key(learner, curriculum_version())
-    body = cache.get(key)
+    """The learner's page body, from the cache or rendered (and cached)."""
+    body = cache.get(progress_cache_key(learner, curriculum_version()))
     if body is None:
-        rules = curriculum_rules()
-        context = progress_body_context(learner.pk, rules)
-        tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
-        context["tiers"] = tiers
-        context["current"] = next(tier for tier in tiers if tier["current"])
-        body = render_to_string("learners/progress_body.html", context)
-        cache.set(key, body, PROGRESS_CACHE_SECONDS)
+        body = _progress_body_render(progress_learner(learner.pk))
+    return body
+
+
+def _progress_body_render(learner: Learner, rules: CurriculumRules | None = None) -> str:
+    """Render the body of ``learner`` (the whole row, with their track) and cache it.
+    Rendered without the request: the CSRF token and the flash messages stay outside it."""
+    rules = rules or curriculum_rules()
+    context = progress_body_context(learner, rules)
+    tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
+    context["tiers"] = tiers
+    context["current"] = next(tier for tier in tiers if tier["current"])
+    body = render_to_string("learners/progress_body.html", context)
+    cache.set(progress_cache_key(learner, rules.version), body, PROGRESS_CACHE_SECONDS)
     return body
 
 
@@ -222,12 +227,16 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
     done = _done_flag(request)
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
+    rules = curriculum_rules()  # read once: the recompute and the answer's body use them
     try:
-        result = key_set_done(learner=learner, key=key, done=done, undo=_is_undo(request))
+        result = key_set_done(
+            learner=learner, key=key, done=done, undo=_is_undo(request), curriculum=rules
+        )
     except ValidationError as error:
         return _refused(request, learner, " ".join(error.messages))
     what = f"Key {'ticked' if done else 'unticked'}: {key.full_text}"
-    return _report(request, learner, result, what, Undo("key", key.pk, not done), f"key-{key.pk}")
+    undo = Undo("key", key.pk, not done)
+    return _report(request, learner, result, what, undo, f"key-{key.pk}", rules)
 
 
 @login_required
@@ -240,8 +249,11 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
     done = _done_flag(request)
     if done is None:
         return HttpResponseBadRequest("done must be 1 or 0")
+    rules = curriculum_rules()  # read once: the recompute and the answer's body use them
     try:
-        result = module_set_done(learner=learner, module=module, done=done, undo=_is_undo(request))
+        result = module_set_done(
+            learner=learner, module=module, done=done, undo=_is_undo(request), curriculum=rules
+        )
     except ValidationError as error:  # completed on a platform: only an instructor unticks
         return _refused(request, learner, " ".join(error.messages))
     state = "completed" if done else "marked not done"
@@ -252,6 +264,7 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
         f"Module {module.number} {state}: {module.title}",
         Undo("module", module.pk, not done),
         f"module-{module.number}",
+        rules,
     )
 
 
@@ -347,7 +360,13 @@ def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpRespon
 
 
 def _report(
-    request: HttpRequest, learner: Learner, result: Recomputed, what: str, undo: Undo, anchor: str
+    request: HttpRequest,
+    learner: Learner,
+    result: Recomputed,
+    what: str,
+    undo: Undo,
+    anchor: str,
+    rules: CurriculumRules,
 ) -> HttpResponse:
     """Say what changed. With htmx: the page's body and the announcement, in place. Without
     JavaScript: redirect (POST-redirect-GET) back to the item, or to the top of the page when
@@ -378,6 +397,7 @@ def _report(
                 "opens": _what_opens(placement) if result.went_up else "",
                 "undo": undo,
             },
+            rules,
         )
     # The tick's own words go with its Undo, next to the item (the progress view); a change
     # of level is said at the top of the page, where the new level is.
@@ -398,11 +418,14 @@ def _what_opens(placement: Placement) -> str:
     return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."
 
 
-def _in_place(learner: Learner, request: HttpRequest, status: dict) -> HttpResponse:
-    """What htmx swaps in: the fresh page body (the cached one, as the page shows it) and,
-    out of band, the announcement in the page's live region."""
-    fresh = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(pk=learner.pk)
-    body = _progress_body_html(fresh)
+def _in_place(
+    learner: Learner, request: HttpRequest, status: dict, rules: CurriculumRules | None = None
+) -> HttpResponse:
+    """What htmx swaps in: the fresh page body and, out of band, the announcement in the
+    page's live region. A tick changed the learner's version, so the body is drawn (and
+    cached for their next view) without asking the cache first (a refused tick, rare, draws
+    it too)."""
+    body = _progress_body_render(progress_learner(learner.pk), rules)
     undo = status.get("undo")
     if undo is not None:
         body = with_status(body, undo.anchor, status)

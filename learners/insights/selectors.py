@@ -373,18 +373,25 @@ def insights_refresh() -> int:
 
 
 def learner_pace(
-    learner: Learner, *, remaining: int | None = None, now: datetime | None = None
+    learner: Learner,
+    *,
+    remaining: int | None = None,
+    now: datetime | None = None,
+    ticked: dict[str, datetime] | None = None,
+    rules=None,
 ) -> Pace | None:
     """The learner's pace on the keys of their level, or None without enough history.
 
     ``remaining``: the keys of the level still open, as the caller's page counts them (one
     query then: the ticks of the window); without it they are counted here as the placement
     counts them (``placement.done_keys``: a key linked to modules is done with its modules).
+    ``ticked``: when each of the learner's keys was ticked (code -> when), if the caller has
+    read it already (no query then).
     """
     if learner.track_id is None or learner.assessment_submitted_at is None:
         return None
     now = now or timezone.now()
-    rules = curriculum_rules()
+    rules = rules or curriculum_rules()
     track = rules.tracks.get(learner.track.slug)
     if track is None:
         return None
@@ -393,16 +400,20 @@ def learner_pace(
         modules = ModuleProgress.objects.filter(learner=learner).values_list(
             "module__number", flat=True
         )
-        ticked = KeyCompletion.objects.filter(learner=learner).values_list("key__code", flat=True)
-        done = done_keys(track, Progress(frozenset(modules), frozenset(ticked)))
+        codes_ticked = KeyCompletion.objects.filter(learner=learner).values_list(
+            "key__code", flat=True
+        )
+        done = done_keys(track, Progress(frozenset(modules), frozenset(codes_ticked)))
         remaining = len(codes - done)
     if remaining <= 0 or now - learner.assessment_submitted_at < timedelta(days=WINDOW_DAYS):
         return None  # nothing to say, and no query spent on it (the page's miss budget)
-    ticked_at = KeyCompletion.objects.filter(
-        learner=learner,
-        key__code__in=codes,
-        completed_at__gte=now - timedelta(days=WINDOW_DAYS),
-    ).values_list("completed_at", flat=True)
+    since = now - timedelta(days=WINDOW_DAYS)
+    if ticked is not None:
+        ticked_at = [at for code, at in ticked.items() if code in codes and at >= since]
+    else:
+        ticked_at = KeyCompletion.objects.filter(
+            learner=learner, key__code__in=codes, completed_at__gte=since
+        ).values_list("completed_at", flat=True)
     try:
         zone = zoneinfo.ZoneInfo(learner.timezone)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):

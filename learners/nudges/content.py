@@ -12,9 +12,9 @@ from django.template.loader import render_to_string
 
 from curriculum.rules import CurriculumRules
 
-from ..explanation import explain
+from ..explanation import explain, fastest_way
 from ..models import Learner
-from ..placement import Placement, usd
+from ..placement import Placement, module_list, usd
 from ..selectors import learner_profile
 from . import rules
 from .models import Nudge
@@ -90,7 +90,16 @@ def nudge_reason(nudge: Nudge, learner: Learner, now: datetime | None = None) ->
         return f"You moved up to Level {rules.level_of(nudge.dedup_key)}."
     if nudge.kind == rules.PLACEMENT:
         return "You filled in the self-assessment, which placed you on the pyramid."
-    return "You confirmed your email address for the Profit Pyramid."
+    # True of every verified account: confirmed by the learner, made by an invitation or
+    # demo data (the welcome cannot tell which).
+    return "You have a new account on the Profit Pyramid."
+
+
+def _modules_words(numbers) -> str:
+    ordered = tuple(sorted(numbers))
+    if not ordered:
+        return ""
+    return f"module{'s' if len(ordered) > 1 else ''} {module_list(ordered)}"
 
 
 def nudge_context(
@@ -134,12 +143,18 @@ def nudge_context(
             {"number": number, "title": curriculum.module_titles.get(number, "")}
             for number in steps.modules
         ],
-        # What a student reads of a key: its text and its modules in order (no code), as
-        # text ("join" leaves a list of numbers as its repr in the unescaped plain text).
+        # What a student reads of a key: its text and, for a key its modules do, those
+        # modules in the progress page's words ("modules 4–6"); no code.
         "keys": [
-            {"text": key.text, "modules": [str(number) for number in sorted(key.module_numbers)]}
+            {"text": key.text, "modules": _modules_words(key.module_numbers)}
             for key in steps.open_keys[:NEXT_KEYS_SHOWN]
         ],
+        "step_count": len(steps.modules) + min(len(steps.open_keys), NEXT_KEYS_SHOWN),
+        # What moves them up, in the progress page's sentence (one home: its key count is
+        # the meter's, a key done by finishing modules said to be).
+        "fastest_way": fastest_way(placement, curriculum.level_name(placement.level + 1)),
+        # Nothing left but the income gate: the gate's own sentence says it.
+        "gate_only": steps.gate_amount is not None and not steps.modules and not steps.keys_needed,
         "more_keys": max(0, len(steps.open_keys) - NEXT_KEYS_SHOWN),
         "keys_needed": steps.keys_needed,
         # An income gate still to reach (the document's success metric for the next level).

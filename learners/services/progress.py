@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curriculum.models import Key, Module
+from curriculum.rules import CurriculumRules
 
 from ..models import (
     CompletionSource,
@@ -32,6 +33,7 @@ def _set_progress(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     with transaction.atomic():
         locked = learner_lock(learner.pk)
@@ -64,7 +66,7 @@ def _set_progress(
             existing.delete()
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).touch(last_activity_at=now)
-        result = recompute_locked(locked, now=now, undo=undo)
+        result = recompute_locked(locked, now=now, undo=undo, curriculum=curriculum)
     learner.level, learner.last_activity_at = locked.level, now
     return result
 
@@ -79,12 +81,13 @@ def key_set_done(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     """Tick (or untick) a key of the learner's own track. Module-linked keys follow their
     modules and cannot be ticked by hand. ``via`` names the API key or platform;
     ``completed_at`` is when it happened there (default now); ``undo``: the learner undid
     their last tick from its toast (the level change it makes leaves their history with
-    the change it reverses)."""
+    the change it reverses); ``curriculum``: the rules, if the caller has read them."""
     if learner.track_id is None:
         raise ValidationError({"key": "This learner has no track yet; keys belong to a track."})
     if learner.track_id != key.track_id:
@@ -101,6 +104,7 @@ def key_set_done(
         via=via,
         completed_at=completed_at,
         undo=undo,
+        curriculum=curriculum,
     )
 
 
@@ -114,6 +118,7 @@ def module_set_done(
     via: str = "",
     completed_at: datetime | None = None,
     undo: bool = False,
+    curriculum: CurriculumRules | None = None,
 ) -> Recomputed:
     """Mark a module done or not (``undo``: as for ``key_set_done``). A learner cannot
     untick what a platform completed (an instructor can): ValidationError, nothing
@@ -128,4 +133,5 @@ def module_set_done(
         via=via,
         completed_at=completed_at,
         undo=undo,
+        curriculum=curriculum,
     )

@@ -69,6 +69,17 @@ def _shot(page, name: str, viewport: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}-{viewport}.png"), full_page=True)
 
 
+def _axe_serious(page) -> list[str]:
+    """axe-core's serious and critical violations on the page (github.com/dequelabs/axe-core)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in Axe().run(page).response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def _verified(learner):
     EmailAddress.objects.create(
         user=learner.user, email=learner.user.email, verified=True, primary=True
@@ -143,7 +154,10 @@ def test_an_invitation_ends_signed_in_on_the_students_page(site, chromium, viewp
     page = _context(chromium, viewport).new_page()
     page.goto(site.url + urlsplit(link).path)
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose your password")
+    # They have an account: the header offers "Sign in", never "Sign up".
+    expect(page.get_by_role("link", name="Sign up")).to_have_count(0)
     _shot(page, "choose-password", viewport)
+    found = {"choose your password": _axe_serious(page)}
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_role("button", name="Save my password and sign in").click()
@@ -152,6 +166,15 @@ def test_an_invitation_ends_signed_in_on_the_students_page(site, chromium, viewp
     expect(page.get_by_role("heading", level=1)).to_have_text("Your self-assessment")
     expect(page.get_by_role("link", name="Sign out")).to_be_visible()
     expect(page.get_by_role("link", name="Sign up")).to_have_count(0)
+    found["self-assessment after the invitation"] = _axe_serious(page)
+    # The link again, once used: it says so and how to get a new one, in the site's layout.
+    stale = _context(chromium, viewport).new_page()
+    stale.goto(site.url + urlsplit(link).path)
+    expect(stale.get_by_role("heading", level=1)).to_have_text("Link no longer valid")
+    expect(stale.get_by_role("link", name="Sign up")).to_have_count(0)
+    _shot(stale, "invitation-used", viewport)
+    found["invitation link used"] = _axe_serious(stale)
+    assert {name: issues for name, issues in found.items() if issues} == {}
 
 
 def test_continue_for_a_learner_who_finished_her_stage_names_her_own_stage_or_none(

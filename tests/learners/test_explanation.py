@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from learners.explanation import explain
+from learners.explanation import explain, fastest_way
 from learners.models import LevelChange
 from learners.placement import (
     Profile,
@@ -16,7 +16,7 @@ from learners.placement import (
     answers_holding_down,
     place,
 )
-from learners.progress_page import fastest_way, student_history
+from learners.progress_page import student_history
 from tests.learners.test_placement import engineer, founder, seed_rules
 
 

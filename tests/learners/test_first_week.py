@@ -98,6 +98,7 @@ def test_an_invitation_ends_signed_in_on_the_self_assessment(
     html = page.content.decode()
     assert "<h1>Choose your password</h1>" in html or "Choose your password</h1>" in html
     assert "Change password" not in html
+    assert "Sign up" not in html  # they have an account: the header offers no signup
     done = client.post(
         page.wsgi_request.path, {"password1": PASSWORD, "password2": PASSWORD}, follow=True
     )

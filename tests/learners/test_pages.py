@@ -416,6 +416,33 @@ def test_progress_page_runs_the_same_few_queries_whatever_the_progress(
     assert f"You are at {expected}" in hit.text
 
 
+# Queries of a tick's round trip (the in-place htmx POST and its answer), a tick that moves
+# no level: the user; the learner; the key and whether modules do it (the service's rule);
+# the transaction (begin, commit: savepoints inside the test's own) around the learner's
+# locked row, the completion read and written, the learner's activity and version, and the
+# recompute's progress (modules, keys); then the body drawn (the learner, modules, keys,
+# history; the cache is not asked first: the tick changed the learner's version). A ceiling:
+# bench/run.py measures the round trip's time against the signed-in trivial page (issue 19:
+# within 5x).
+TICK_QUERIES_MAX = 16
+
+
+@pytest.mark.parametrize("done", ["1", "0"])
+def test_a_tick_round_trip_runs_a_fixed_few_queries(client, django_assert_max_num_queries, done):
+    learner = LearnerFactory(engineer=True, annual_compensation=160_000)
+    learner_recompute_level(learner=learner)
+    key = Key.objects.filter(track__slug="engineer", level__number=2, modules__isnull=True)[0]
+    if done == "0":
+        key_set_done(learner=Learner.objects.get(pk=learner.pk), key=key, done=True)
+    _login(client, learner)
+    curriculum_rules()
+    with django_assert_max_num_queries(TICK_QUERIES_MAX):
+        answer = client.post(f"/progress/keys/{key.pk}/", {"done": done}, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200
+    assert f'id="key-{key.pk}"' in answer.text
+    assert LevelChange.objects.filter(learner=learner).count() == 1  # the placement only
+
+
 # --- The self-assessment -------------------------------------------------------------------
 
 

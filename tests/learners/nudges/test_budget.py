@@ -171,7 +171,7 @@ def test_several_due_at_once_go_out_as_one_email_saying_why_for_each(smtp_server
     [message] = smtp_server.to(learner.user.email)
     for part in ("plain", "html"):
         body = message.get_body((part,)).get_content()
-        assert "Why this email: You confirmed your email address" in body
+        assert "Why this email: You have a new account on the Profit Pyramid." in body
         assert "haven't filled in the self-assessment" in body or (
             "haven&#x27;t filled in the self-assessment" in body
         )

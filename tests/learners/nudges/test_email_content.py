@@ -20,6 +20,7 @@ from learners.models import Learner
 from learners.nudges.content import nudge_context, nudge_message
 from learners.nudges.models import Nudge
 from learners.nudges.selectors import chunk_placements, level_messages
+from learners.placement import module_list
 from learners.services import key_set_done
 
 from .conftest import make_learner
@@ -139,7 +140,7 @@ def test_the_welcome_email_after_the_self_assessment_names_the_level_and_the_ste
     subject, text, html = render(learner, "welcome")
 
     assert f"You start at Level {placed_level(learner)}" in text
-    assert "Your next step toward" in text
+    assert "Your next steps toward" in text
     assert "self-assessment" not in text
     assert "Welcome, Ada" in html
 
@@ -181,7 +182,8 @@ def test_a_key_done_with_several_modules_lists_them_in_order():
     _, text, html = render(learner, "next_step")
 
     numbers = sorted(linked.modules.values_list("number", flat=True))
-    words = f"done with modules {', '.join(map(str, numbers))}"
+    # The progress page's words for such a key ("Done when you finish modules 4–6").
+    words = f"done when you finish modules {module_list(tuple(numbers))}"
     assert f"{linked.text} ({words})" in text
     assert words in html
 

@@ -1,0 +1,71 @@
+-- wrk script: a tick's round trip as the progress page makes it with JavaScript: the
+-- in-place htmx POST that ticks (then, next time, unticks) one key of a learner, answered
+-- with the page's fresh body. Arguments after "--": the session cookie's name, a file of
+-- "<session key> <key id>" lines (one learner each, a key whose tick moves no level:
+-- bench/measure.py chooses them), and the CSRF cookie ("csrftoken=<32 letters or digits>"),
+-- whose value goes in the X-CSRFToken header as a page's htmx does with the token
+-- (Django accepts the unmasked secret: docs.djangoproject.com/en/5.2/howto/csrf/), and
+-- wrk's number of threads.
+-- Each wrk thread takes its own share of the learners, so one learner's ticks and unticks
+-- alternate (done=1, done=0, ...). Counts non-200 answers and prints one JSON line.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local cookie_name = args[1]
+  local csrf_cookie = args[3]
+  local token = string.match(csrf_cookie, "=(.*)$")
+  local count = tonumber(args[4]) or 1  -- wrk's -t
+  items = {}
+  local index = 0
+  for line in io.lines(args[2]) do
+    local session, key = string.match(line, "^(%S+)%s+(%d+)$")
+    if session then
+      if index % count == id then
+        items[#items + 1] = {
+          path = "/progress/keys/" .. key .. "/",
+          headers = {
+            ["Cookie"] = cookie_name .. "=" .. session .. "; " .. csrf_cookie,
+            ["X-CSRFToken"] = token,
+            ["HX-Request"] = "true",
+            ["Content-Type"] = "application/x-www-form-urlencoded",
+          },
+          done = 0,
+        }
+      end
+      index = index + 1
+    end
+  end
+  position = 0
+  non200 = 0
+end
+
+function request()
+  position = position % #items + 1
+  local item = items[position]
+  item.done = 1 - item.done
+  return wrk.format("POST", item.path, item.headers, "done=" .. item.done)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then non200 = non200 + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("non200") end
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH_WRK {"requests": %d, "duration_us": %d, "non200": %d, ' ..
+    '"socket_errors": %d, "timeouts": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, ' ..
+    '"mean_us": %.1f, "max_us": %d}\n',
+    summary.requests, summary.duration, bad,
+    errors.connect + errors.read + errors.write, errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.mean, latency.max))
+end
