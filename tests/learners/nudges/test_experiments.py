@@ -402,6 +402,43 @@ def test_the_experiment_form_plans_the_number_of_learners_and_shows_what_a_size_
     assert Experiment.objects.get(kind=rules.NEXT_STEP, ended_at__isnull=True) == running
 
 
+def test_the_re_rendered_form_and_the_live_preview_show_the_plan_of_the_numbers_typed(
+    admin_client,
+):
+    """A form sent back with an error shows the plan of the numbers it was sent with, not
+    the defaults; the preview the form's script asks for while typing is the same block."""
+    numbers = {"holdout_percent": "20", "baseline_percent": "25", "min_lift_points": "5"}
+    planned = plan.planned_learners(0.25, 0.05, 0.20)
+    detects = 100 * plan.detectable_lift(0.25, 1000, 0.20)
+    response = admin_client.post(
+        reverse("admin:nudges_experiment_add"),
+        {"kind": rules.WELCOME, "primary_outcome": "progress_14", **numbers},
+    )
+    assert response.status_code == 200 and "not one of the available choices" in (
+        response.content.decode()
+    )
+    page = response.content.decode()
+    assert f"<strong>{planned:,} learners</strong>" in page
+    assert f"~1,000</td><td>{detects:.1f} points" in page
+    assert 'id="experiment-plan"' in page and reverse("admin:nudges_experiment_plan") in page
+    preview = admin_client.get(reverse("admin:nudges_experiment_plan"), numbers)
+    text = preview.content.decode()
+    assert f"<strong>{planned:,} learners</strong>" in text
+    assert f"~1,000</td><td>{detects:.1f} points" in text
+    assert "<html" not in text  # a fragment, drawn into the form
+    # Numbers that plan nothing: an empty fragment, no error.
+    empty = admin_client.get(
+        reverse("admin:nudges_experiment_plan"), {**numbers, "baseline_percent": "x"}
+    )
+    assert empty.status_code == 200 and "learners</strong>" not in empty.content.decode()
+    assert not Experiment.objects.filter(kind=rules.WELCOME).exists()
+
+
+def test_the_plan_preview_is_for_staff_only(client):
+    response = client.get(reverse("admin:nudges_experiment_plan"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
 def test_a_new_share_in_the_admin_ends_the_running_experiment_and_starts_a_planned_one(
     admin_client,
 ):
