@@ -3,11 +3,11 @@ queries whatever its size, then read against its plan by the pure rules of ``pla
 
 The unit is the learner: each learner's first decision in the experiment (a learner stays
 in one group for the whole experiment; later decisions of the same learner are not
-independent observations), plus the anonymous observations erasure left. Treated means
-"decided and not held out", whatever became of the email (skipped, deferred, failed): an
-intent-to-treat comparison of the whole policy, so the groups stay the random split they
-were drawn as. Only decisions before the experiment's end count; each outcome counts in its
-window after the decision.
+independent observations), kept as the learner's membership (``ExperimentMember``), plus
+the anonymous observations erasure left. Treated means "decided and not held out",
+whatever became of the email (skipped, deferred, failed): an intent-to-treat comparison of
+the whole policy, so the groups stay the random split they were drawn as. Only decisions
+before the experiment's end count; each outcome counts in its window after the decision.
 
 The verdict is read on the analysis sample: the learners decided up to the moment the
 planned number was reached (``plan_reached_at``), once their primary window has passed.
@@ -263,11 +263,12 @@ def _group_sizes(held: Q) -> dict:
 
 
 def experiment_counts(*, experiment: Experiment, now: datetime) -> dict:
-    """Everything the report reads, in at most five queries whatever the experiment's size:
+    """Everything the report reads, in at most six queries whatever the experiment's size:
     the learners of each group (its members), the decisions of each group (ledger rows),
     the erased learners' observations; once the planned number is decided, the moment it
-    was reached (once, then cached); and the outcomes of the analysis sample (the only
-    query that looks at progress, and only at the planned learners)."""
+    was reached (once, then cached), the erased learners' outcomes and the outcomes of the
+    analysis sample (the only query that looks at progress, and only at the planned
+    learners; on PostgreSQL inside a transaction that turns JIT off)."""
     held = Q(held_out=True)
     live = experiment_members(experiment).aggregate(**_group_sizes(held))
     rows = _row_states(experiment)
