@@ -20,6 +20,12 @@ from .services.experiments import experiment_plan, experiment_report_keep, exper
 # The sizes and shares the plan table shows, so the share is chosen with them in view.
 PLAN_SHARES = (10, 20, 30, 50)
 PLAN_SIZES = (500, 1000, 2000, 5000)
+# The plan's numbers before the instructor gives any.
+PLAN_DEFAULTS = {
+    "baseline_percent": 100 * plan.DEFAULT_BASELINE,
+    "min_lift_points": 100 * plan.DEFAULT_MIN_LIFT,
+    "holdout_percent": rules.DEFAULT_HOLDOUT_PERCENT,
+}
 
 
 class ExperimentForm(forms.ModelForm):
@@ -193,11 +199,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def _plan_context(self, request, object_id) -> dict:
         obj = self.get_object(request, object_id) if object_id else None
-        defaults = {
-            "baseline_percent": 100 * plan.DEFAULT_BASELINE,
-            "min_lift_points": 100 * plan.DEFAULT_MIN_LIFT,
-            "holdout_percent": rules.DEFAULT_HOLDOUT_PERCENT,
-        }
+        defaults = PLAN_DEFAULTS
         if request.method == "POST":
             values = {name: request.POST.get(name, value) for name, value in defaults.items()}
         elif obj is not None:
@@ -255,10 +257,22 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         report = self.admin_site.admin_view(self.report_view)
+        plan_view = self.admin_site.admin_view(self.plan_view)
         return [
             path("<int:pk>/report/", report, name="nudges_experiment_report"),
+            path("plan/", plan_view, name="nudges_experiment_plan"),
             *super().get_urls(),
         ]
+
+    def plan_view(self, request):
+        """The plan of the numbers given (the form's fields, in the query string), as the
+        form shows it: the form redraws it while the instructor types."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        values = {name: request.GET.get(name, value) for name, value in PLAN_DEFAULTS.items()}
+        return TemplateResponse(
+            request, "admin/nudges/experiment/plan.html", {"plan": plan_preview(**values)}
+        )
 
     def report_view(self, request, pk: int):
         experiment = get_object_or_404(Experiment, pk=pk)

@@ -79,14 +79,11 @@ class Nudge(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="nudge_status_created"),
             models.Index(fields=["learner", "sending_started_at"], name="nudge_learner_sending"),
-            models.Index(fields=["experiment", "learner", "created_at"], name="nudge_experiment"),
-            # The report reads the learners decided by the moment its plan was reached.
-            models.Index(fields=["experiment", "created_at"], name="nudge_experiment_decided"),
-            # The report counts the held-out learners of an experiment from this index alone.
+            # The report counts an experiment's rows per state from this index alone (its
+            # learners are counted in ExperimentMember).
             models.Index(
-                fields=["experiment", "learner", "created_at"],
-                condition=models.Q(status="held_out"),
-                name="nudge_experiment_held_out",
+                fields=["experiment", "created_at", "status", "not_before"],
+                name="nudge_experiment_state",
             ),
         ]
 
@@ -188,6 +185,37 @@ class Experiment(models.Model):
         return plan.outcome(self.primary_outcome)
 
 
+class ExperimentMember(models.Model):
+    """One learner in one experiment: the group and the moment of the learner's first
+    decision in it, written with that decision (``services.experiments.
+    experiment_members_add``) and never changed (a learner stays in one group for the whole
+    experiment). The report counts and samples an experiment's learners here rather than
+    finding each learner's first ledger row again on every read. Erasure deletes the row
+    (with the learner) and leaves an ``ErasedObservation`` in its place."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="members")
+    learner = models.ForeignKey("learners.Learner", on_delete=models.CASCADE, related_name="+")
+    held_out = models.BooleanField()
+    decided_at = models.DateTimeField(help_text="The learner's first decision in it.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "learner"], name="experiment_member_once")
+        ]
+        indexes = [
+            # The report's counts, the moment its plan was reached and its sample, read from
+            # this index alone.
+            models.Index(
+                fields=["experiment", "decided_at", "held_out", "learner"],
+                name="experiment_member_decided",
+            )
+        ]
+
+    def __str__(self) -> str:
+        group = "held out" if self.held_out else "treated"
+        return f"learner {self.learner_id} {group} in experiment {self.experiment_id}"
+
+
 class ErasedObservation(models.Model):
     """What an erased learner's first decision in an experiment observed, kept without the
     person (no learner, no address): erasure must not take a learner out of one group only.
@@ -198,7 +226,12 @@ class ErasedObservation(models.Model):
     )
     held_out = models.BooleanField()
     decided_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=NudgeStatus.choices)
+    status = models.CharField(
+        max_length=16,
+        choices=NudgeStatus.choices,
+        blank=True,
+        help_text="What became of the first decision's email (blank: its ledger row was gone).",
+    )
     progress_at = models.DateTimeField(
         null=True, blank=True, help_text="First progress after the decision, if any."
     )

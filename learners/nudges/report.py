@@ -3,11 +3,11 @@ queries whatever its size, then read against its plan by the pure rules of ``pla
 
 The unit is the learner: each learner's first decision in the experiment (a learner stays
 in one group for the whole experiment; later decisions of the same learner are not
-independent observations), plus the anonymous observations erasure left. Treated means
-"decided and not held out", whatever became of the email (skipped, deferred, failed): an
-intent-to-treat comparison of the whole policy, so the groups stay the random split they
-were drawn as. Only decisions before the experiment's end count; each outcome counts in its
-window after the decision.
+independent observations), kept as the learner's membership (``ExperimentMember``), plus
+the anonymous observations erasure left. Treated means "decided and not held out",
+whatever became of the email (skipped, deferred, failed): an intent-to-treat comparison of
+the whole policy, so the groups stay the random split they were drawn as. Only decisions
+before the experiment's end count; each outcome counts in its window after the decision.
 
 The verdict is read on the analysis sample: the learners decided up to the moment the
 planned number was reached (``plan_reached_at``), once their primary window has passed.
@@ -22,12 +22,16 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
+    ExpressionWrapper,
     F,
-    Min,
     OuterRef,
     Q,
     Subquery,
+    Value,
+    When,
 )
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -35,7 +39,7 @@ from django.utils.dateparse import parse_datetime
 from ..models import KeyCompletion, LevelChange, ModuleProgress
 from . import plan, rules
 from .lift import Share
-from .models import ErasedObservation, Experiment, Nudge, NudgeStatus
+from .models import ErasedObservation, Experiment, ExperimentMember, Nudge, NudgeStatus
 
 GROUPS = (("treated", False), ("held_out", True))
 # What became of the decisions (ledger rows) of each group, in the report's words.
@@ -135,29 +139,23 @@ def _decisions(experiment: Experiment):
     return rows
 
 
-def first_decisions(experiment: Experiment, *, until: datetime | None = None):
-    """Each learner's first decision in the experiment (before its end), of the learners
-    decided by ``until`` if given."""
-    rows = _decisions(experiment)
+def experiment_members(experiment: Experiment, *, until: datetime | None = None):
+    """The experiment's learners (each with the group and time of the first decision), as
+    its report counts them: decided before its end, and by ``until`` if given."""
+    members = ExperimentMember.objects.filter(experiment=experiment)
+    if experiment.ended_at is not None:
+        members = members.filter(decided_at__lt=experiment.ended_at)
     if until is not None:
-        rows = rows.filter(created_at__lte=until)
-    if connection.features.can_distinct_on_fields:
-        # PostgreSQL: one sort of the experiment's rows (a subquery per row took seconds).
-        first = rows.order_by("learner_id", "created_at", "pk").distinct("learner_id")
-    else:
-        earliest = (
-            rows.filter(learner_id=OuterRef("learner_id")).order_by("created_at", "pk").values("pk")
-        )
-        first = rows.filter(pk=Subquery(earliest[:1]))
-    return Nudge.objects.filter(pk__in=first.values("pk"))
+        members = members.filter(decided_at__lte=until)
+    return members
 
 
-def _first_after(model, field: str, **conditions) -> Subquery:
-    """When the decision's learner first did it after the decision (a subquery per row)."""
+def _first_after(model, field: str, decided: str, **conditions) -> Subquery:
+    """When the learner first did it after ``decided`` (a subquery per row)."""
     return Subquery(
         model.objects.filter(
             learner_id=OuterRef("learner_id"),
-            **{f"{field}__gt": OuterRef("created_at")},
+            **{f"{field}__gt": OuterRef(decided)},
             **conditions,
         )
         .order_by(field)
@@ -168,10 +166,16 @@ def _first_after(model, field: str, **conditions) -> Subquery:
 # The first time of each kind of event after a decision; an outcome is reached when one of
 # its events falls within its window. A placement (no level before) is never a level-up.
 EVENTS = {
-    "module_at": lambda: _first_after(ModuleProgress, "completed_at"),
-    "key_at": lambda: _first_after(KeyCompletion, "completed_at"),
-    "level_up_at": lambda: _first_after(LevelChange, "changed_at", to_level__gt=F("from_level")),
+    "module_at": lambda decided: _first_after(ModuleProgress, "completed_at", decided),
+    "key_at": lambda decided: _first_after(KeyCompletion, "completed_at", decided),
+    "level_up_at": lambda decided: _first_after(
+        LevelChange, "changed_at", decided, to_level__gt=F("from_level")
+    ),
 }
+
+
+def _with_events(rows, decided: str):
+    return rows.annotate(**{name: event(decided) for name, event in EVENTS.items()})
 
 
 def _events(spec: plan.OutcomeSpec) -> tuple[str, ...]:
@@ -199,22 +203,22 @@ def _plan_reached_at(experiment: Experiment) -> datetime | None:
     found = cache.get(key)
     if found is not None:
         return found
-    live = (
-        _decisions(experiment)
-        .values("learner_id")
-        .annotate(decided_at=Min("created_at"))
-        .values_list("decided_at", flat=True)
-        .order_by()
+    live = experiment_members(experiment).values_list("decided_at", flat=True).order_by()
+    times = live.union(_erased(experiment).values_list("decided_at", flat=True), all=True).order_by(
+        "decided_at"
     )
-    erased = ErasedObservation.objects.filter(experiment=experiment)
-    if experiment.ended_at is not None:
-        erased = erased.filter(decided_at__lt=experiment.ended_at)
-    times = live.union(erased.values_list("decided_at", flat=True), all=True).order_by("decided_at")
     planned = experiment.planned_learners
     found = next(iter(times[planned - 1 : planned]), None)
     if found is not None:
         cache.set(key, found, timeout=None)
     return found
+
+
+def _erased(experiment: Experiment):
+    erased = ErasedObservation.objects.filter(experiment=experiment)
+    if experiment.ended_at is not None:
+        erased = erased.filter(decided_at__lt=experiment.ended_at)
+    return erased
 
 
 def _outcome_aggregates(
@@ -231,51 +235,62 @@ def _outcome_aggregates(
     return aggregates
 
 
-def experiment_counts(*, experiment: Experiment, now: datetime) -> dict:
-    """Everything the report reads, in at most seven queries whatever the experiment's size:
-    the learners of each group (two index-only counts), the decisions of each group, the
-    erased learners' observations; once the planned number is decided, the moment it was
-    reached (once, then cached); and the outcomes of the analysis sample (the only query
-    that looks at progress, and only at the planned learners)."""
+def _row_states(experiment: Experiment) -> dict:
+    """How many of the experiment's ledger rows each group has in each state: one pass over
+    an index holding every column it reads (grouped, not one filtered count per state)."""
     held = Q(status=NudgeStatus.HELD_OUT)
-    # A learner is in one group for the whole experiment: distinct learners per group.
-    learners = _decisions(experiment).values("learner_id").distinct().order_by()
-    held_n = learners.filter(held).count()
-    live = {"treated_n": learners.count() - held_n, "held_out_n": held_n}
-    rows = _decisions(experiment).aggregate(
-        **{
-            f"{group}_{name}": Count("pk", filter=(held if is_held else ~held) & condition)
-            for group, is_held in GROUPS
-            for name, _label, condition in ROW_STATES
-        }
+    grouped = (
+        _decisions(experiment)
+        .order_by()
+        .values(
+            held=ExpressionWrapper(held, output_field=BooleanField()),
+            state=Case(*(When(condition, then=Value(name)) for name, _, condition in ROW_STATES)),
+        )
+        .annotate(n=Count("*"))
     )
-    erased_rows = ErasedObservation.objects.filter(experiment=experiment)
-    if experiment.ended_at is not None:
-        erased_rows = erased_rows.filter(decided_at__lt=experiment.ended_at)
-    erased_held = Q(held_out=True)
-    erased = erased_rows.aggregate(
-        **{
-            f"{group}_n": Count("pk", filter=erased_held if is_held else ~erased_held)
-            for group, is_held in GROUPS
-        }
-    )
+    found = {(row["held"], row["state"]): row["n"] for row in grouped}
+    return {
+        f"{group}_{name}": found.get((is_held, name), 0)
+        for group, is_held in GROUPS
+        for name, _label, _condition in ROW_STATES
+    }
+
+
+def _group_sizes(held: Q) -> dict:
+    return {
+        f"{group}_n": Count("pk", filter=held if is_held else ~held) for group, is_held in GROUPS
+    }
+
+
+def experiment_counts(*, experiment: Experiment, now: datetime) -> dict:
+    """Everything the report reads, in at most six queries whatever the experiment's size:
+    the learners of each group (its members), the decisions of each group (ledger rows),
+    the erased learners' observations; once the planned number is decided, the moment it
+    was reached (once, then cached), the erased learners' outcomes and the outcomes of the
+    analysis sample (the only query that looks at progress, and only at the planned
+    learners; on PostgreSQL inside a transaction that turns JIT off)."""
+    held = Q(held_out=True)
+    live = experiment_members(experiment).aggregate(**_group_sizes(held))
+    rows = _row_states(experiment)
+    erased_rows = _erased(experiment)
+    erased = erased_rows.aggregate(**_group_sizes(held))
     decided = sum(live.values()) + sum(erased.values())
     planned = experiment.planned_learners
     reached_at = _plan_reached_at(experiment) if 0 < planned <= decided else None
     if reached_at is not None:
+        aggregates = _outcome_aggregates(
+            held, lambda spec: _reached(spec, "decided_at"), "decided_at", reached_at, now
+        )
         erased |= erased_rows.aggregate(
-            **_outcome_aggregates(erased_held, _erased_reached, "decided_at", reached_at, now)
+            **_outcome_aggregates(held, _erased_reached, "decided_at", reached_at, now)
         )
         # The events are subqueries per learner of the sample (the planned learners), never
         # per learner of the whole experiment.
-        sample = first_decisions(experiment, until=reached_at).annotate(
-            **{name: event() for name, event in EVENTS.items()}
-        )
-        aggregates = _outcome_aggregates(held, _reached, "created_at", reached_at, now)
+        sample = _with_events(experiment_members(experiment, until=reached_at), "decided_at")
         if connection.vendor == "postgresql":
             # Its subqueries make PostgreSQL's cost estimate large, and JIT compiling it
-            # took longer than running it (measured at 100k learners: 2.8 s with JIT,
-            # 0.74 s without). SET LOCAL: until the end of the enclosing transaction.
+            # took longer than running it (measured at 100k learners: 4.8 s of JIT for a
+            # 0.25 s query). SET LOCAL: until the end of the enclosing transaction.
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
                 live |= sample.aggregate(**aggregates)
@@ -397,9 +412,7 @@ def ledger_baselines(*, now: datetime | None = None) -> dict[tuple[str, str], Sh
         aggregates = {"n": Count("pk")}
         for spec in plan.OUTCOMES:
             aggregates[spec.name] = Count("pk", filter=_reached(spec))
-        row = latest.annotate(**{name: event() for name, event in EVENTS.items()}).aggregate(
-            **aggregates
-        )
+        row = _with_events(latest, "created_at").aggregate(**aggregates)
         for spec in plan.OUTCOMES:
             baselines[(kind, spec.name)] = Share(row[spec.name], row["n"])
     return baselines

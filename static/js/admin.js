@@ -40,7 +40,38 @@
     }
   } catch (e) { /* no Intl: the site's zone */ }
 
+  function previewExperimentPlan() {
+    // The experiment form's plan (learners needed, what a size detects), redrawn from the
+    // server (ExperimentAdmin.plan_view) while the instructor types its numbers.
+    var box = document.getElementById("experiment-plan");
+    var form = box && box.closest("form");
+    if (!box || !form || !box.dataset.previewUrl) return;
+    var names = ["baseline_percent", "min_lift_points", "holdout_percent"];
+    var fields = names.map(function (name) { return form.elements.namedItem(name); });
+    if (fields.some(function (field) { return !field; })) return;  // read-only: nothing typed
+    var timer = null;
+    var asked = 0;
+    function redraw() {
+      var query = new URLSearchParams();
+      fields.forEach(function (field) { query.set(field.name, field.value); });
+      var mine = ++asked;
+      fetch(box.dataset.previewUrl + "?" + query.toString(), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html !== null && mine === asked) box.innerHTML = html;  // only the latest answer
+        })
+        .catch(function () { /* offline: the plan is redrawn when the form is sent */ });
+    }
+    fields.forEach(function (field) {
+      field.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(redraw, 250);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    previewExperimentPlan();
     fix(document);
     // The filter widgets are drawn on "load", inline rows on "Add another": fix them too.
     new MutationObserver(function () { fix(document); }).observe(document.body, {

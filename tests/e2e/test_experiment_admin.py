@@ -87,3 +87,28 @@ def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, chromium):
     for text in texts.values():
         for code_name in ("held_out", "next_step", "self_assessment", "progress_14"):
             assert code_name not in text
+
+
+def test_the_experiment_form_redraws_its_plan_while_typing(site, browser):  # noqa: F811
+    """static/js/admin.js asks the admin for the plan of the numbers typed (no save)."""
+    from learners.nudges import plan
+
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": site.url}]
+    )
+    page = context.new_page()
+    page.goto(site.url + reverse("admin:nudges_experiment_add"))
+    page.fill("#id_holdout_percent", "20")
+    page.fill("#id_baseline_percent", "25")
+    page.fill("#id_min_lift_points", "5")
+    planned = plan.planned_learners(0.25, 0.05, 0.20)
+    box = page.locator("#experiment-plan")
+    box.get_by_text(f"{planned:,} learners", exact=True).wait_for(timeout=10_000)
+    detects = 100 * plan.detectable_lift(0.25, 1000, 0.20)
+    assert f"{detects:.1f} points" in box.inner_text()
+    assert not Experiment.objects.filter(kind=rules.NEXT_STEP, holdout_percent=20).exists()
+    context.close()

@@ -358,6 +358,13 @@ ADMIN_ROWS = [
         post=(*STAFF_ONLY, "403", "200"),
     ),
     Row(
+        f"{ADMIN}nudges/experiment/plan/",
+        f"/{ADMIN}nudges/experiment/plan/",
+        # The experiment form's live plan (a fragment of numbers, no data): read-only.
+        get=(*STAFF_ONLY, "403", "200"),
+        post=(*STAFF_ONLY, "403", "200"),
+    ),
+    Row(
         f"{ADMIN}learners/learner/import/",
         f"/{ADMIN}learners/learner/import/",
         get=(*STAFF_ONLY, "200", "200"),

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from ...models import KeyCompletion, Learner, LevelChange, ModuleProgress
 from .. import plan, rules
-from ..models import ErasedObservation, Experiment, Nudge, NudgeStatus
+from ..models import ErasedObservation, Experiment, ExperimentMember, Nudge, NudgeStatus
 from ..report import Report, experiment_report, report_read
 from ..rules import Decision
 
@@ -51,6 +51,25 @@ def experiment_assign(
         learner_id=decision.learner_id,
         percent=experiment.holdout_percent,
     )
+
+
+def experiment_members_add(*, rows: Iterable[Nudge]) -> None:
+    """Called with ledger rows just created: each row's learner joins the row's experiment,
+    in the row's group, as of the row's decision, unless already in it (the learner's first
+    decision in an experiment is the one kept: decisions are written in time order). One
+    query, none without experiment rows."""
+    members = [
+        ExperimentMember(
+            experiment_id=row.experiment_id,
+            learner_id=row.learner_id,
+            held_out=row.status == NudgeStatus.HELD_OUT,
+            decided_at=row.created_at,
+        )
+        for row in rows
+        if row.experiment_id is not None
+    ]
+    if members:
+        ExperimentMember.objects.bulk_create(members, ignore_conflicts=True)
 
 
 def experiments_held_out_now(*, rows: Iterable[Nudge], now: datetime) -> set[int]:
@@ -149,19 +168,23 @@ def experiment_end(*, experiment: Experiment, now: datetime | None = None) -> No
 
 
 def experiment_observations_keep(*, learner: Learner, now: datetime | None = None) -> int:
-    """Called by erasure before a learner's rows are deleted: the learner's first decision
-    in each experiment becomes an anonymous observation (group, decided at, what became of
-    the email, the first progress and level-up after it), so the groups keep their size.
-    A fixed number of queries. Returns how many."""
+    """Called by erasure before a learner's rows are deleted: the learner's membership of
+    each experiment (group, first decision) becomes an anonymous observation, with what
+    became of that decision's email and the first progress and level-up after it, so the
+    groups keep their size. A fixed number of queries. Returns how many."""
     now = now or timezone.now()
-    firsts: dict[int, Nudge] = {}
-    for row in Nudge.objects.filter(learner=learner, experiment__isnull=False).order_by(
-        "created_at", "pk"
-    ):
-        firsts.setdefault(row.experiment_id, row)
-    if not firsts:
+    members = list(ExperimentMember.objects.filter(learner=learner))
+    if not members:
         return 0
-    earliest = min(row.created_at for row in firsts.values())
+    earliest = min(member.decided_at for member in members)
+    # What became of each first decision (the earliest row; "" if the ledger lost it).
+    statuses: dict[int, str] = {}
+    for experiment_id, status in (
+        Nudge.objects.filter(learner=learner, experiment__isnull=False, created_at__gte=earliest)
+        .order_by("created_at", "pk")
+        .values_list("experiment_id", "status")
+    ):
+        statuses.setdefault(experiment_id, status)
     progress = sorted(
         [
             *ModuleProgress.objects.filter(learner=learner, completed_at__gt=earliest).values_list(
@@ -184,15 +207,15 @@ def experiment_observations_keep(*, learner: Learner, now: datetime | None = Non
 
     observations = [
         ErasedObservation(
-            experiment_id=experiment_id,
-            held_out=row.status == NudgeStatus.HELD_OUT,
-            decided_at=row.created_at,
-            status=row.status,
-            progress_at=first_after(progress, row.created_at),
-            level_up_at=first_after(ups, row.created_at),
+            experiment_id=member.experiment_id,
+            held_out=member.held_out,
+            decided_at=member.decided_at,
+            status=statuses.get(member.experiment_id, ""),
+            progress_at=first_after(progress, member.decided_at),
+            level_up_at=first_after(ups, member.decided_at),
             erased_at=now,
         )
-        for experiment_id, row in firsts.items()
+        for member in members
     ]
     ErasedObservation.objects.bulk_create(observations)
     return len(observations)

@@ -17,7 +17,7 @@ from .. import rules
 from ..models import Experiment, Nudge, NudgeStatus
 from ..rules import Decision
 from ..selectors import FACT_FIELDS, learners_for_sweep, nudge_facts
-from .experiments import experiment_assign, experiments_running
+from .experiments import experiment_assign, experiment_members_add, experiments_running
 from .handoff import Handoff
 
 logger = logging.getLogger(__name__)
@@ -41,25 +41,28 @@ def _new_row(decision: Decision, now: datetime, running: dict) -> Nudge:
 def nudges_add(
     *, due: list[Decision], now: datetime, running: dict[str, Experiment] | None = None
 ) -> list[int]:
-    """Insert the due rows (a duplicate is ignored by the unique constraint) and return the
-    ids of this batch's rows still waiting for a worker (held-out rows never wait). Two
-    queries, and one more unless the running experiments are given."""
+    """Insert the due rows (a duplicate is ignored by the unique constraint), enter the new
+    rows' learners in their experiments, and return the ids of this batch's rows still
+    waiting for a worker (held-out rows never wait). Two queries, a third when rows are in
+    an experiment, and one more unless the running experiments are given."""
     if running is None:
         running = experiments_running(now=now)
     Nudge.objects.bulk_create([_new_row(d, now, running) for d in due], ignore_conflicts=True)
     wanted = Q()
     for kind in {d.kind for d in due}:
         wanted |= Q(kind=kind, dedup_key__in={d.dedup_key for d in due if d.kind == kind})
-    return list(
-        Nudge.objects.filter(
-            wanted,
-            learner_id__in={d.learner_id for d in due},
-            status=NudgeStatus.PENDING,
-            handed_at__isnull=True,
+    rows = list(
+        Nudge.objects.filter(wanted, learner_id__in={d.learner_id for d in due})
+        .filter(
+            Q(status=NudgeStatus.PENDING, handed_at__isnull=True)
+            | Q(created_at=now, experiment__isnull=False)
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .only("pk", "learner", "experiment", "status", "created_at", "handed_at")
     )
+    # The rows made now (a duplicate of an earlier decision kept its own experiment).
+    experiment_members_add(rows=[row for row in rows if row.created_at == now])
+    return [row.pk for row in rows if row.status == NudgeStatus.PENDING and row.handed_at is None]
 
 
 def _nudge_add_one(decision: Decision, now: datetime) -> Nudge | None:
@@ -79,6 +82,8 @@ def _nudge_add_one(decision: Decision, now: datetime) -> Nudge | None:
         dedup_key=decision.dedup_key,
         defaults={"created_at": now, "experiment": row.experiment, "status": row.status},
     )
+    if created:
+        experiment_members_add(rows=[nudge])
     if created and nudge.status == NudgeStatus.PENDING:
         Handoff().on_commit([nudge.pk])
     return nudge if created else None
