@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
-# Below this many learners in either group a comparison says "not enough data yet".
-MIN_GROUP_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -24,23 +22,6 @@ class Share:
     @property
     def value(self) -> float | None:
         return self.hits / self.n if self.n else None
-
-
-@dataclass(frozen=True)
-class Lift:
-    treated: Share
-    held_out: Share
-    difference: float | None  # treated share - held-out share
-    low: float | None  # the difference's 95 % interval
-    high: float | None
-
-    @property
-    def enough_data(self) -> bool:
-        return self.difference is not None
-
-    @property
-    def significant(self) -> bool:
-        return self.enough_data and (self.low > 0 or self.high < 0)
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -65,10 +46,3 @@ def newcombe(
     low = d - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
     high = d + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
     return d, low, high
-
-
-def lift(treated: Share, held_out: Share, min_size: int = MIN_GROUP_SIZE) -> Lift:
-    if min(treated.n, held_out.n) < max(min_size, 1):
-        return Lift(treated, held_out, None, None, None)
-    d, low, high = newcombe(treated.hits, treated.n, held_out.hits, held_out.n)
-    return Lift(treated, held_out, d, low, high)

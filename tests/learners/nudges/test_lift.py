@@ -34,7 +34,7 @@ def test_no_effect_the_interval_contains_zero_in_about_95_percent_of_seeded_runs
         rng = random.Random(seed)
         treated = sum(rng.random() < 0.30 for _ in range(900))
         held = sum(rng.random() < 0.30 for _ in range(100))
-        result = stats.lift(stats.Share(treated, 900), stats.Share(held, 100))
-        covered += result.low <= 0 <= result.high
+        _, low, high = stats.newcombe(treated, 900, held, 100)
+        covered += low <= 0 <= high
     assert covered == 4738
     assert abs(covered / runs - 0.95) <= 2 * (0.95 * 0.05 / runs) ** 0.5
