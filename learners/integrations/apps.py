@@ -12,10 +12,17 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Hooks into allauth only: a learner who signs up gets the platform events that
-        # arrived before their account (the receiver calls one service).
+        # A learner who signs up gets the platform events that arrived before their
+        # account (the receiver calls one service).
         from allauth.account.signals import user_signed_up
+        from django.db.models.signals import post_delete, post_save, pre_save
 
-        from .receivers import replay_on_signup
+        from .models import PlatformConnection
+        from .receivers import connection_changed, connection_remember_slug, replay_on_signup
 
         user_signed_up.connect(replay_on_signup, dispatch_uid="integrations-replay-on-signup")
+        # The receiver's cached connection (selectors.connection_by_slug) is dropped on
+        # every change.
+        pre_save.connect(connection_remember_slug, sender=PlatformConnection)
+        post_save.connect(connection_changed, sender=PlatformConnection)
+        post_delete.connect(connection_changed, sender=PlatformConnection)

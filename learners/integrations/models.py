@@ -205,7 +205,16 @@ class WebhookEvent(models.Model):
                 name="webhookevent_once",
             )
         ]
-        indexes = [models.Index(fields=["status", "email"], name="webhookevent_status_email")]
+        indexes = [
+            models.Index(fields=["status", "email"], name="webhookevent_status_email"),
+            # The events waiting for a worker, oldest first: a batch's claim reads only these
+            # (services.processing), however many events were settled before.
+            models.Index(
+                fields=["id"],
+                condition=Q(status="received"),
+                name="webhookevent_received",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.connection.slug} {self.topic or '?'} {self.event_id} ({self.status})"

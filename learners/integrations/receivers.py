@@ -1,9 +1,25 @@
-"""allauth's signup: platform events that arrived before the account are replayed."""
+"""allauth's signup: platform events that arrived before the account are replayed. A
+connection saved or deleted is dropped from the receiver's cache."""
 
 from __future__ import annotations
 
+from .models import PlatformConnection
+from .selectors import connection_forget
 from .services.replay import webhook_events_replay_for
 
 
 def replay_on_signup(sender, request, user, **kwargs) -> None:
     webhook_events_replay_for(emails=[user.email])
+
+
+def connection_remember_slug(sender, instance: PlatformConnection, **kwargs) -> None:
+    """Before a save: the slug it had, whose cached copy must go too."""
+    instance._slug_before = (
+        PlatformConnection.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
+        if instance.pk
+        else None
+    )
+
+
+def connection_changed(sender, instance: PlatformConnection, **kwargs) -> None:
+    connection_forget(instance.slug, getattr(instance, "_slug_before", None) or "")
