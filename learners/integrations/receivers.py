@@ -3,8 +3,7 @@ connection saved or deleted is dropped from the receiver's cache."""
 
 from __future__ import annotations
 
-from .models import PlatformConnection
-from .selectors import connection_forget
+from .models import PlatformConnection, connections_forget
 from .services.replay import webhook_events_replay_for
 
 
@@ -22,4 +21,4 @@ def connection_remember_slug(sender, instance: PlatformConnection, **kwargs) -> 
 
 
 def connection_changed(sender, instance: PlatformConnection, **kwargs) -> None:
-    connection_forget(instance.slug, getattr(instance, "_slug_before", None) or "")
+    connections_forget([instance.slug, getattr(instance, "_slug_before", None) or ""])

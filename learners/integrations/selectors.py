@@ -6,14 +6,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Cohort, Learner
 from ..selectors import inactive_since_q
-from .models import PlatformConnection
+from .models import CONNECTION_CACHE_SECONDS, PlatformConnection, connection_cache_key
 
 
 def learner_by_email(email: str) -> Learner | None:
@@ -54,19 +53,9 @@ def cohort_exists(name: str) -> bool:
     return Cohort.objects.filter(name=name).exists()
 
 
-# The receiver reads its connection on every delivery: an active one is kept in the shared
-# cache, dropped whenever a connection is saved or deleted (``receivers``), so that a rotated
-# secret or token, a deactivation or a new slug applies from the next delivery. The timeout
-# bounds what a read racing a save could keep. The ORM's query cost 1.3 ms of CPU per
-# delivery, a quarter of the receiver's (bench/results/2026-12-07-webhooks-batched.md).
-CONNECTION_CACHE_SECONDS = 10
-
-
-def connection_cache_key(slug: str) -> str:
-    return f"integrations:connection:{slug}"
-
-
 def connection_by_slug(slug: str) -> PlatformConnection | None:
+    """The active connection, read from the shared cache when it is there (the receiver
+    reads it on every delivery; ``models.connections_forget`` drops it on every change)."""
     key = connection_cache_key(slug)
     connection = cache.get(key)
     if connection is None:
@@ -74,14 +63,6 @@ def connection_by_slug(slug: str) -> PlatformConnection | None:
         if connection is not None:
             cache.set(key, connection, CONNECTION_CACHE_SECONDS)
     return connection
-
-
-def connection_forget(*slugs: str) -> None:
-    """Drop the cached connections now and once the caller's transaction commits (a read
-    between the two would otherwise keep the row as it was)."""
-    keys = [connection_cache_key(slug) for slug in slugs if slug]
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def connection_webhook_url(connection: PlatformConnection) -> str:

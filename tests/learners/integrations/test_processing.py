@@ -129,7 +129,8 @@ def test_a_claimed_batch_is_settled_once(standard):
 
 def test_the_receivers_cached_connection_follows_every_change():
     """The receiver reads its connection from the cache (selectors.connection_by_slug): a new
-    secret, a new slug, a deactivation and a deletion apply from the next delivery."""
+    secret, a new slug, a deactivation, a queryset update and a deletion apply from the next
+    delivery."""
     from learners.integrations.selectors import connection_by_slug
     from learners.integrations.services.connections import connection_set_secrets
 
@@ -149,5 +150,7 @@ def test_the_receivers_cached_connection_follows_every_change():
     platform.is_active = True
     platform.save()
     assert connection_by_slug("renamed").pk == platform.pk
+    PlatformConnection.objects.filter(pk=platform.pk).update(secrets="updated")
+    assert connection_by_slug("renamed").secret_list == ["updated"]
     platform.delete()
     assert connection_by_slug("renamed") is None
