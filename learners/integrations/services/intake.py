@@ -23,7 +23,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import platforms
-from ..models import DeliveryRefusal, EventStatus, PlatformConnection, WebhookEvent
+from ..models import (
+    DeliveryRefusal,
+    EventStatus,
+    PlatformConnection,
+    WebhookEvent,
+    connection_cache_key,
+)
 from ..selectors import connection_by_slug
 from .replay import webhook_events_hand
 
@@ -58,11 +64,13 @@ def webhook_receive(
     ``read_body`` is called only once the sender has passed every check that needs no
     body (rate limits, the connection, the token, the declared size)."""
     now = now or timezone.now()
-    if _over(_client_key(client_ip, now), settings.WEBHOOK_REFUSALS_PER_CLIENT):
+    client_key = _client_key(client_ip, now)
+    refusals, connection = _refusals_and_cached_connection(client_key, slug)
+    if refusals >= settings.WEBHOOK_REFUSALS_PER_CLIENT:
         return _too_many(now)
-    connection = connection_by_slug(slug)
+    connection = connection or connection_by_slug(slug)
     if connection is None:
-        _count(_client_key(client_ip, now))
+        _count(client_key)
         return Receipt(404, "There is no such webhook connection.")
     token_ok = _token_matches(connection, url_token, now)
     if url_token and not token_ok:
@@ -227,11 +235,17 @@ def _connection_key(connection: PlatformConnection, now: datetime) -> str:
     return f"webhook-refusals:connection:{connection.pk}:{_window(now)}"
 
 
-def _over(key: str, limit: int) -> bool:
+def _refusals_and_cached_connection(
+    client_key: str, slug: str
+) -> tuple[int, PlatformConnection | None]:
+    """The client's refusals in this window and the connection if it is cached
+    (``selectors.connection_by_slug``), in one round trip to the cache."""
+    connection_key = connection_cache_key(slug)
     try:
-        return (cache.get(key) or 0) >= limit
+        found = cache.get_many([client_key, connection_key]) or {}
     except Exception:  # noqa: BLE001 - an unreachable cache fails open (README)
-        return False
+        return 0, None
+    return found.get(client_key) or 0, found.get(connection_key)
 
 
 def _count(key: str) -> int:
