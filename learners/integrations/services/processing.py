@@ -74,9 +74,12 @@ def webhook_events_process_received(*, batch_size: int | None = None) -> dict[st
     """Claim up to ``batch_size`` received events no other worker holds and settle them;
     a full batch asks for another worker task first (there may be more). Returns a count
     of the statuses given."""
-    from ..tasks import webhook_events_process_task
-    from .replay import webhook_events_hand
+    from django.core.cache import cache
 
+    from ..tasks import webhook_events_process_task
+    from .replay import HANDED_KEY, webhook_events_hand
+
+    cache.delete(HANDED_KEY)  # before the claim: see ``replay.webhook_events_hand``
     batch_size = batch_size or BATCH_SIZE
     with transaction.atomic():
         events = list(

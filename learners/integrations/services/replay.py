@@ -30,9 +30,9 @@ def webhook_events_hand() -> None:
     batch, not one per delivery).
 
     Call it once the events are committed. The key is set while a task is queued; the
-    task deletes it before it claims (``webhook_events_process_received``), so an event
-    committed before a call that found the key set is claimed by that task, or by the task
-    it hands on when its batch was full. Without Redis the key cannot be read
+    task deletes it before it claims (``processing.webhook_events_process_received``), so
+    an event committed before a call that found the key set is claimed by that task, or by
+    the task it hands on when its batch was full. Without Redis the key cannot be read
     (``pyramid_site.cache`` answers True) and a task is queued each time; if the broker is
     down too, the frequent pass (``webhook_events_hand_received``) hands the events later.
     """
