@@ -15,11 +15,11 @@
    database's size (``pg_database_size`` after VACUUM and CHECKPOINT) before and after, the
    rows of ``integrations_webhookevent`` and ``integrations_deliveryrefusal``, the statuses.
 3. **processing**: ``--events`` completions, each stored by the receiver's own service
-   (``webhook_receive``: stored as received, then handed to the Redis queue, one task per
-   delivery), then a real Celery worker (``--concurrency 2``, prefork) started: the wall
-   time from its start until every event is settled; each event processed once (a count per
-   learner of the completions applied, ``bench/webhooks_worker.py``), the ModuleProgress
-   rows as expected.
+   (``webhook_receive``: stored as received, then handed to the Redis queue as the
+   receiver hands each delivery, ``webhook_events_hand``), then a real Celery worker
+   (``--concurrency 2``, prefork) started: the wall time from its start until every
+   event is settled; each event processed once (a count per learner of the completions
+   applied, ``bench/webhooks_worker.py``), the ModuleProgress rows as expected.
 
 Database: ``BENCH_HOOKS_DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/bench_hooks;
 dropped and created, migrated, seeded with ``bench/seed.py``; ``--reuse`` keeps it). Redis:
@@ -424,7 +424,7 @@ class Bench:
         from bench.webhooks_worker import APPLIED_KEY
         from learners.integrations import platforms
         from learners.integrations.models import EventStatus, WebhookEvent
-        from learners.integrations.tasks import webhook_events_process_task
+        from learners.integrations.services.replay import webhook_events_hand
         from learners.models import Learner, ModuleProgress
 
         broker = self.redis()
@@ -447,7 +447,7 @@ class Bench:
 
         # Stored as the receiver stores them (``platforms.read`` of each signed body, the
         # same fields as ``intake._store``), then each handed to the queue as the receiver
-        # hands it: one task per delivery.
+        # hands it (``webhook_events_hand`` once per delivery).
         started = time.perf_counter()
         statuses = Counter()
         events = []
@@ -479,8 +479,8 @@ class Bench:
             )
         stored = WebhookEvent.objects.bulk_create(events, batch_size=1000)
         statuses["stored"] = len(stored)
-        for event in stored:
-            webhook_events_process_task.delay([event.pk])
+        for _ in stored:
+            webhook_events_hand()
         store_seconds = time.perf_counter() - started
         queued = broker.llen("celery")
         received = WebhookEvent.objects.filter(status=EventStatus.RECEIVED).count()
@@ -593,19 +593,23 @@ class Bench:
         }
 
     def queries_per_event(self, sample: int = 20) -> dict:
-        """The statements one event costs in the processing service (in this process, on
-        learners the timed run did not touch), and one delivery in the receiver."""
+        """The statements events cost in the processing service (in this process, on
+        learners the timed run did not touch): ``sample`` events settled one at a time,
+        then ``sample`` others settled as one batch."""
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
         from learners.integrations.models import WebhookEvent
-        from learners.integrations.services.processing import webhook_event_process
+        from learners.integrations.services.processing import (
+            webhook_event_process,
+            webhook_events_process,
+        )
         from learners.models import ModuleProgress
 
         done = set(
             ModuleProgress.objects.filter(source="platform").values_list("learner_id", flat=True)
         )
-        free = [(pk, email) for pk, email in self.learners if pk not in done][:sample]
+        free = [(pk, email) for pk, email in self.learners if pk not in done][: 2 * sample]
         lesson = next(iter(self.lessons))
         ids = []
         for _, email in free:
@@ -618,19 +622,35 @@ class Bench:
                 dedup_key=message_id,
             )
             ids.append(event.pk)
+        alone, batched = ids[:sample], ids[sample:]
         per_event = []
         with CaptureQueriesContext(connection) as captured:
-            for event_id in ids:
+            for event_id in alone:
                 before = len(captured)
                 webhook_event_process(event_id=event_id)
                 per_event.append(len(captured) - before)
-        statements = Counter(q["sql"].split(" ", 1)[0] for q in captured.captured_queries)
+        statements = Counter(_statement_kind(q["sql"]) for q in captured.captured_queries)
+        with CaptureQueriesContext(connection) as captured_batch:
+            webhook_events_process(event_ids=batched)
         return {
-            "events": len(ids),
+            "events": len(alone),
             "median": statistics.median(per_event) if per_event else None,
             "max": max(per_event, default=None),
             "by_kind": dict(statements),
+            "batch_events": len(batched),
+            "batch_queries": len(captured_batch),
+            "batch_by_kind": dict(
+                Counter(_statement_kind(q["sql"]) for q in captured_batch.captured_queries)
+            ),
         }
+
+
+def _statement_kind(sql: str) -> str:
+    """The statement's first word; Django records an ``executemany`` as "N times: …"."""
+    times, sep, rest = sql.partition(" times: ")
+    if sep and times.isdigit():
+        return f"{rest.split(' ', 1)[0]} x{times} (one executemany)"
+    return sql.split(" ", 1)[0]
 
 
 # --- flood ------------------------------------------------------------------------------
@@ -1043,8 +1063,10 @@ def render(results: dict) -> str:
             f"{proc['events']:,} signed `lesson.completed` deliveries (one per learner, a "
             "mapped lesson each) verified, read and stored as the receiver stores them "
             "(`platforms.verify`, `platforms.read`, the fields of `intake._store`; in one "
-            "`bulk_create`), then each handed to the Redis queue as the receiver hands it, "
-            f"one task per delivery ({proc['store_seconds']:.1f} s in one process; "
+            "`bulk_create`), then each handed to the Redis queue as the receiver hands it "
+            "(`webhook_events_hand`: a task is queued unless one is already waiting; each "
+            "task claims a batch of received events and, when its batch is full, hands on "
+            f"another) ({proc['store_seconds']:.1f} s in one process; "
             f"{proc['queued_messages']:,} messages queued, {proc['received_before_worker']:,} "
             f"events received), then `celery worker --pool {proc['worker_pool']} "
             f"--concurrency {proc['worker_concurrency']}` started. Load average "
@@ -1071,6 +1093,8 @@ def render(results: dict) -> str:
             f"| messages left in the queue | {proc['queue_after']} |",
             f"| queries per event (processing service, {q['events']} sampled) | median "
             f"{q['median']}, max {q['max']} ({q['by_kind']}) |",
+            f"| queries for {q.get('batch_events', '?')} events settled as one batch | "
+            f"{q.get('batch_queries', '?')} ({q.get('batch_by_kind', {})}) |",
             "",
             f"Exactly once: {_verdict(correct)}.",
             "",

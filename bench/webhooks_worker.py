@@ -1,9 +1,11 @@
 """The project's Celery app for ``bench/webhooks.py``, counting each completion applied.
 
-``celery -A bench.webhooks_worker worker``: in each worker process, every call the event
-processing makes to ``module_set_done`` adds one to its learner's count in a Redis hash, so
-that the bench can check that no event was applied twice (each of its learners has exactly
-one event). One Redis command per event; nothing else differs from ``pyramid_site``.
+``celery -A bench.webhooks_worker worker``: in each worker process, every completion the
+event processing writes (a batch's ``_completions_write``, or ``module_set_done`` when a
+batch falls back to one at a time) adds one to its learner's count in a Redis hash, once
+the write has returned, so that the bench can check that no event was applied twice (each
+of its learners has exactly one event). One Redis command per batch; nothing else differs
+from ``pyramid_site``.
 """
 
 from __future__ import annotations
@@ -26,11 +28,19 @@ def _count_applied(**kwargs):
     from learners.integrations.services import processing
 
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    original = processing.module_set_done
+    one, batch = processing.module_set_done, processing._completions_write
 
-    def counted(*, learner, **options):
-        result = original(learner=learner, **options)
+    def counted_one(*, learner, **options):
+        result = one(learner=learner, **options)
         client.hincrby(APPLIED_KEY, str(learner.pk), 1)
         return result
 
-    processing.module_set_done = counted
+    def counted_batch(completions):
+        batch(completions)
+        pipe = client.pipeline(transaction=False)
+        for completion in completions:
+            pipe.hincrby(APPLIED_KEY, str(completion.learner_id), 1)
+        pipe.execute()
+
+    processing.module_set_done = counted_one
+    processing._completions_write = counted_batch

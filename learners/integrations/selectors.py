@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Cohort, Learner
 from ..selectors import inactive_since_q
-from .models import PlatformConnection
+from .models import CONNECTION_CACHE_SECONDS, PlatformConnection, connection_cache_key
 
 
 def learner_by_email(email: str) -> Learner | None:
@@ -53,7 +54,15 @@ def cohort_exists(name: str) -> bool:
 
 
 def connection_by_slug(slug: str) -> PlatformConnection | None:
-    return PlatformConnection.objects.filter(slug=slug, is_active=True).first()
+    """The active connection, read from the shared cache when it is there (the receiver
+    reads it on every delivery; ``models.connections_forget`` drops it on every change)."""
+    key = connection_cache_key(slug)
+    connection = cache.get(key)
+    if connection is None:
+        connection = PlatformConnection.objects.filter(slug=slug, is_active=True).first()
+        if connection is not None:
+            cache.set(key, connection, CONNECTION_CACHE_SECONDS)
+    return connection
 
 
 def connection_webhook_url(connection: PlatformConnection) -> str:

@@ -150,20 +150,7 @@ def learners_recompute(
     chunk_size = chunk_size or settings.LEARNER_CHUNK_SIZE
     curriculum = curriculum_rules(fresh=True)
     report = RecomputeReport()
-    columns = (
-        "pk",
-        "level",
-        "level_changed_at",
-        "placed_at",
-        "assessment_submitted_at",
-        "track__slug",
-    )
-    learners = (
-        Learner.objects.order_by("pk")
-        .select_for_update(of=("self",))
-        .select_related("track")
-        .only(*columns, *assessment.FIELDS)
-    )
+    learners = learners_to_recompute()
     ids = sorted(set(learner_ids)) if learner_ids is not None else None
     last_pk = 0
     while True:
@@ -178,14 +165,41 @@ def learners_recompute(
             last_pk = chunk[-1].pk
             report.chunks += 1
             report.learners += len(chunk)
-            changed, history = _recompute_chunk(chunk, curriculum)
-            _write_levels(changed)
-            LevelChange.objects.bulk_create(history, batch_size=chunk_size)
-            nudges_level_up_many(changes=history)
-            report.changed += len(changed)
+            report.changed += recompute_locked_many(chunk, curriculum=curriculum)
         if ids is not None and report.chunks * chunk_size >= len(ids):
             break
     return report
+
+
+def learners_to_recompute():
+    """Learners to lock (``select_for_update``, in id order: no two writers deadlock) with
+    what a recompute reads of them."""
+    columns = (
+        "pk",
+        "level",
+        "level_changed_at",
+        "placed_at",
+        "assessment_submitted_at",
+        "track__slug",
+    )
+    return (
+        Learner.objects.order_by("pk")
+        .select_for_update(of=("self",))
+        .select_related("track")
+        .only(*columns, *assessment.FIELDS)
+    )
+
+
+def recompute_locked_many(
+    learners: list[Learner], *, curriculum: CurriculumRules | None = None
+) -> int:
+    """Recompute learners whose rows the caller holds locked (``learners_to_recompute``) in
+    a transaction, in a fixed number of queries; returns how many changed level."""
+    changed, history = _recompute_chunk(learners, curriculum or curriculum_rules())
+    _write_levels(changed)
+    LevelChange.objects.bulk_create(history)
+    nudges_level_up_many(changes=history)
+    return len(changed)
 
 
 def _write_levels(changed: list[Learner]) -> None:
