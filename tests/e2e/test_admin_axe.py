@@ -23,8 +23,9 @@ ADMIN = settings.ADMIN_URL
 
 pytestmark = BROWSER_TEST
 
-# Downloads and JSON, not pages.
-NOT_PAGES = ("export/", "jsi18n/", "autocomplete/")
+# Downloads, JSON and the experiment form's plan block (a fragment its script fetches), not
+# pages.
+NOT_PAGES = ("export/", "jsi18n/", "autocomplete/", "experiment/plan/")
 
 
 def admin_pages() -> list[str]:

@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 from tests.learners.nudges.conftest import bulk_learners
 from tests.learners.nudges.test_experiments import decide, held, progress
 
-from .browsers import BROWSER_TEST
+from .browsers import BROWSER_TEST, signed_in
 
 pytestmark = BROWSER_TEST
 
@@ -89,18 +89,11 @@ def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, chromium):
             assert code_name not in text
 
 
-def test_the_experiment_form_redraws_its_plan_while_typing(site, browser):  # noqa: F811
+def test_the_experiment_form_redraws_its_plan_while_typing(site, chromium):
     """static/js/admin.js asks the admin for the plan of the numbers typed (no save)."""
     from learners.nudges import plan
 
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(admin)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": site.url}]
-    )
-    page = context.new_page()
+    page = signed_in(chromium, site, UserFactory(is_staff=True, is_superuser=True))
     page.goto(site.url + reverse("admin:nudges_experiment_add"))
     page.fill("#id_holdout_percent", "20")
     page.fill("#id_baseline_percent", "25")
@@ -111,4 +104,4 @@ def test_the_experiment_form_redraws_its_plan_while_typing(site, browser):  # no
     detects = 100 * plan.detectable_lift(0.25, 1000, 0.20)
     assert f"{detects:.1f} points" in box.inner_text()
     assert not Experiment.objects.filter(kind=rules.NEXT_STEP, holdout_percent=20).exists()
-    context.close()
+    page.context.close()
