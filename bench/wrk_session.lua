@@ -5,11 +5,7 @@
 -- Counts non-200 answers (a 302 to the login page would look fast) and prints the summary
 -- as one JSON line for bench/run.py.
 
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk_common.lua")
 
 function init(args)
   cookie_name = args[1]
@@ -20,7 +16,7 @@ function init(args)
       if #line > 0 then cookies[#cookies + 1] = line end
     end
   end
-  math.randomseed(os.time() + #threads * 7919)
+  math.randomseed(os.time() + id * 7919)
   position = math.random(math.max(#cookies, 1))
   non200 = 0
 end
@@ -31,22 +27,4 @@ function request()
   end
   position = position % #cookies + 1
   return wrk.format("GET", nil, { ["Cookie"] = cookie_name .. "=" .. cookies[position] .. extra_cookie })
-end
-
-function response(status, headers, body)
-  if status ~= 200 then non200 = non200 + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("non200") end
-  local errors = summary.errors
-  io.write(string.format(
-    'BENCH_WRK {"requests": %d, "duration_us": %d, "non200": %d, ' ..
-    '"socket_errors": %d, "timeouts": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, ' ..
-    '"mean_us": %.1f, "max_us": %d}\n',
-    summary.requests, summary.duration, bad,
-    errors.connect + errors.read + errors.write, errors.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.mean, latency.max))
 end

@@ -9,12 +9,7 @@
 -- Each wrk thread takes its own share of the learners, so one learner's ticks and unticks
 -- alternate (done=1, done=0, ...). Counts non-200 answers and prints one JSON line.
 
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "wrk_common.lua")
 
 function init(args)
   local cookie_name = args[1]
@@ -50,22 +45,4 @@ function request()
   local item = items[position]
   item.done = 1 - item.done
   return wrk.format("POST", item.path, item.headers, "done=" .. item.done)
-end
-
-function response(status, headers, body)
-  if status ~= 200 then non200 = non200 + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("non200") end
-  local errors = summary.errors
-  io.write(string.format(
-    'BENCH_WRK {"requests": %d, "duration_us": %d, "non200": %d, ' ..
-    '"socket_errors": %d, "timeouts": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, ' ..
-    '"mean_us": %.1f, "max_us": %d}\n',
-    summary.requests, summary.duration, bad,
-    errors.connect + errors.read + errors.write, errors.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.mean, latency.max))
 end
