@@ -1,12 +1,15 @@
 """What the student's progress page shows: its body's context, read in four queries (the
 learner with their track, their modules, keys and level history; the curriculum comes from
-the cache), and the history as the student reads it."""
+the cache), the history as the student reads it, and what a tick adds to the body (its status
+next to the item ticked; what a level-up opens)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from curriculum.rules import CurriculumRules, KeyRule
 from curriculum.selectors import curriculum_rules
@@ -266,3 +269,35 @@ def lowering_warning(learner: Learner, *, track_slug: str, answers: dict) -> str
             *rest,
         )
     )
+
+
+def with_status(body: str, anchor: str, status: dict) -> str:
+    """The page body with the tick's status (its message and Undo) as the list item right
+    after the item ticked: the next Tab stop after its toggle, never over the checklist.
+    The body is the cached one; the status is per request."""
+    marker = f'id="{anchor}"'
+    start = body.find(marker)
+    end = body.find("</li>", start) if start != -1 else -1
+    if end == -1:
+        return body
+    end += len("</li>")
+    item = render_to_string("learners/progress_status.html", {"status": status, "inline": True})
+    # An item of a finished level (a level-up just moved it there) is in a collapsed
+    # section: open it, so that the item, its message and its Undo stay in sight.
+    section = body.rfind('<details class="finished-level"', 0, start)
+    if section != -1 and body.find("</details>", section, start) == -1:
+        opening = section + len("<details")
+        body = body[:opening] + " open" + body[opening:]
+        end += len(" open")
+    # Both parts are the site's own rendered templates (their variables escaped there).
+    return mark_safe(body[:end] + item + body[end:])  # noqa: S308
+
+
+def what_opens(placement: Placement) -> str:
+    """What a level-up opens: the next stage's modules (or, at the top, what keeps it)."""
+    if placement.next_steps.maintaining:
+        return "You are at the top: the maintaining-excellence keys keep you there."
+    stage = next((s for s in curriculum_rules().stages if s.serves_level == placement.level), None)
+    if stage is None or not stage.modules:
+        return ""
+    return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."

@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
@@ -22,8 +21,14 @@ from curriculum.selectors import curriculum_rules, curriculum_version
 
 from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
-from .placement import MAX_LEVEL, Placement, module_list
-from .progress_page import lowering_warning, progress_body_context, progress_learner
+from .placement import MAX_LEVEL
+from .progress_page import (
+    lowering_warning,
+    progress_body_context,
+    progress_learner,
+    what_opens,
+    with_status,
+)
 from .release import release
 from .services import (
     Recomputed,
@@ -330,28 +335,6 @@ def _said_of(undo: Undo) -> str:
     return f"Module {module.number} {state}: {module.title}."
 
 
-def with_status(body: str, anchor: str, status: dict) -> str:
-    """The page body with the tick's status (its message and Undo) as the list item right
-    after the item ticked: the next Tab stop after its toggle, never over the checklist.
-    The body is the cached one; the status is per request."""
-    marker = f'id="{anchor}"'
-    start = body.find(marker)
-    end = body.find("</li>", start) if start != -1 else -1
-    if end == -1:
-        return body
-    end += len("</li>")
-    item = render_to_string("learners/progress_status.html", {"status": status, "inline": True})
-    # An item of a finished level (a level-up just moved it there) is in a collapsed
-    # section: open it, so that the item, its message and its Undo stay in sight.
-    section = body.rfind('<details class="finished-level"', 0, start)
-    if section != -1 and body.find("</details>", section, start) == -1:
-        opening = section + len("<details")
-        body = body[:opening] + " open" + body[opening:]
-        end += len(" open")
-    # Both parts are the site's own rendered templates (their variables escaped there).
-    return mark_safe(body[:end] + item + body[end:])  # noqa: S308
-
-
 def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpResponse:
     if request.htmx:
         return _in_place(learner, request, {"message": message, "level": "error", "undo": None})
@@ -394,7 +377,7 @@ def _report(
                 "message": " ".join(text for text, _ in said),
                 "level": messages.DEFAULT_TAGS[said[0][1]],
                 "went_up": result.went_up,
-                "opens": _what_opens(placement) if result.went_up else "",
+                "opens": what_opens(placement) if result.went_up else "",
                 "undo": undo,
             },
             rules,
@@ -406,16 +389,6 @@ def _report(
         messages.add_message(request, level, text, extra_tags=extra)
     url = f"{reverse('progress')}?undo={undo.query}"
     return redirect(url if result.change is not None else f"{url}#{anchor}")
-
-
-def _what_opens(placement: Placement) -> str:
-    """What a level-up opens: the next stage's modules (or, at the top, what keeps it)."""
-    if placement.next_steps.maintaining:
-        return "You are at the top: the maintaining-excellence keys keep you there."
-    stage = next((s for s in curriculum_rules().stages if s.serves_level == placement.level), None)
-    if stage is None or not stage.modules:
-        return ""
-    return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."
 
 
 def _in_place(
