@@ -68,42 +68,55 @@ def progress_learner(learner_id: int) -> Learner:
     return Learner.objects.select_related("track").get(pk=learner_id)
 
 
-def _key_item(key: KeyRule, placement: Placement) -> dict:
+# The toggles' URLs, reversed once per page (``reverse`` per item was a fifth of the body's
+# context): the path with the id left as "{}" to fill in.
+def _toggle_urls() -> dict[str, str]:
+    return {
+        view: reverse(view, args=[0]).replace("/0/", "/{}/")
+        for view in ("key_done", "module_done")
+    }
+
+
+def _key_item(key: KeyRule, placement: Placement, urls: dict[str, str]) -> dict:
     """One key of the checklist, its words and state ready for the template (the page draws
-    dozens: each filter and tag there costs more than a line here)."""
+    dozens: each filter and tag there costs more than a line here). Numbers are passed as
+    text: the template engine localizes every number it prints, which cost a third of the
+    checklist's render."""
     numbers = tuple(sorted(key.module_numbers))
     done = key.code in placement.done_keys
     modules = f"module{'s' if len(numbers) > 1 else ''} {module_list(numbers)}" if numbers else ""
     if modules:
         return {
-            "id": key.id,
+            "id": str(key.id),
             "text": key.text,
             "done": done,
             "modules": modules,
             "modules_words": f"Done by {modules}" if done else f"Done when you finish {modules}",
         }
     return {
-        "id": key.id,
+        "id": str(key.id),
         "text": key.text,
         "done": done,
         "modules": "",
-        "action": reverse("key_done", args=[key.id]),
+        "action": urls["key_done"].format(key.id),
         "value": "0" if done else "1",  # the state the toggle asks for
         "pressed": "true" if done else "false",
         "state": "Done" if done else "To do",
     }
 
 
-def _module_item(number: int, rules: CurriculumRules, progress, on_platform: dict) -> dict:
+def _module_item(
+    number: int, rules: CurriculumRules, progress, on_platform: dict, urls: dict[str, str]
+) -> dict:
     """One module of the page, its words and state ready for the template (as a key's)."""
     done = number in progress.completed_modules
     return {
-        "number": number,
+        "number": str(number),
         "title": rules.module_titles.get(number, ""),
         "done": done,
         "url": rules.module_urls.get(number, ""),
         "platform": on_platform.get(number),
-        "action": reverse("module_done", args=[rules.module_ids[number]]),
+        "action": urls["module_done"].format(rules.module_ids[number]),
         "value": "0" if done else "1",
         "pressed": "true" if done else "false",
         "state": "Done" if done else "To do",
@@ -119,10 +132,11 @@ def progress_body_context(learner: Learner, rules: CurriculumRules) -> dict:
     next_name = rules.level_name(level + 1) if level < MAX_LEVEL else ""
     texts = track.texts.get(level)
     steps = placement.next_steps
-    keys = [_key_item(key, placement) for key in track.keys.get(level, ())]
+    urls = _toggle_urls()
+    keys = [_key_item(key, placement, urls) for key in track.keys.get(level, ())]
     finished_levels = []
     for lower in range(1, level):
-        items = [_key_item(key, placement) for key in track.keys.get(lower, ())]
+        items = [_key_item(key, placement, urls) for key in track.keys.get(lower, ())]
         if items:
             finished_levels.append(
                 {
@@ -167,7 +181,8 @@ def progress_body_context(learner: Learner, rules: CurriculumRules) -> dict:
                 "review": stage.serves_level < level,
                 "current": stage.serves_level == level,
                 "modules": [
-                    _module_item(number, rules, progress, on_platform) for number in stage.modules
+                    _module_item(number, rules, progress, on_platform, urls)
+                    for number in stage.modules
                 ],
             }
             for stage in rules.stages
@@ -177,7 +192,8 @@ def progress_body_context(learner: Learner, rules: CurriculumRules) -> dict:
         # The student's pace, from the ticks read above; its count of open keys is the page's.
         "pace": learner_pace(learner, remaining=len(keys) - keys_done, ticked=ticked, rules=rules),
         "linked_keys": sum(1 for key in keys if key["modules"]),
-        "finished_levels": finished_levels,
+        # The checklist: the level's keys, then each finished level's (named, collapsed).
+        "checklists": [{"name": "", "keys": keys}, *finished_levels],
         "continue_action": continue_action(placement, rules),
         "api_cost_percent": _percent(placement),
         "history": student_history(list(history), level_name=rules.level_name),

@@ -430,7 +430,7 @@ def _pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
         ]
         tiers.append(
             {
-                "number": number,
+                "number": str(number),  # as text: the template prints it unlocalized, faster
                 "name": level_names.get(number, f"Level {number}"),
                 "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in corners),
                 "text_y": f"{(top + bottom) / 2:.1f}",
