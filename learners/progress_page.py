@@ -72,8 +72,7 @@ def progress_learner(learner_id: int) -> Learner:
 # context): the path with the id left as "{}" to fill in.
 def _toggle_urls() -> dict[str, str]:
     return {
-        view: reverse(view, args=[0]).replace("/0/", "/{}/")
-        for view in ("key_done", "module_done")
+        view: reverse(view, args=[0]).replace("/0/", "/{}/") for view in ("key_done", "module_done")
     }
 
 
