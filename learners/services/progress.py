@@ -39,36 +39,71 @@ def _set_progress(
         locked = learner_lock(learner.pk)
         # Read the clock once the row is ours, so one learner's history is in time order.
         now = timezone.now()
-        existing = model.objects.filter(learner=locked, **lookup).first()
-        if (
-            not done
-            and existing is not None
-            and existing.source == CompletionSource.PLATFORM
-            and source == CompletionSource.LEARNER
-        ):
-            raise ValidationError(
-                f"This was completed on {existing.via or 'the course platform'}; "
-                "only an instructor can mark it not done."
+        item = model.objects.filter(learner=locked, **lookup)
+        if done and completed_at is None:
+            # One statement: a completion already there stays as it is (its time is earlier).
+            model.objects.bulk_create(
+                [
+                    model(
+                        learner=locked,
+                        **lookup,
+                        completed_at=now,
+                        source=source,
+                        recorded_by=recorded_by,
+                        via=via,
+                    )
+                ],
+                ignore_conflicts=True,
             )
-        if done and existing is None:
-            model.objects.create(
-                learner=locked,
-                **lookup,
-                completed_at=completed_at or now,
-                source=source,
-                recorded_by=recorded_by,
-                via=via,
-            )
-        elif done and completed_at is not None and completed_at < existing.completed_at:
-            # A completion is a fact with a time: an earlier report (out of order) wins.
-            model.objects.filter(pk=existing.pk).update(completed_at=completed_at)
-        elif not done and existing is not None:
-            existing.delete()
+        elif done:
+            existing = item.first()
+            if existing is None:
+                model.objects.create(
+                    learner=locked,
+                    **lookup,
+                    completed_at=completed_at,
+                    source=source,
+                    recorded_by=recorded_by,
+                    via=via,
+                )
+            elif completed_at < existing.completed_at:
+                # A completion is a fact with a time: an earlier report (out of order) wins.
+                item.filter(pk=existing.pk).update(completed_at=completed_at)
+        else:
+            undone = item
+            if source == CompletionSource.LEARNER:
+                # A learner cannot untick what a platform completed (an instructor can): their
+                # DELETE spares it, and only when it deleted nothing is the row read, to say why.
+                undone = item.exclude(source=CompletionSource.PLATFORM)
+            deleted, _ = undone.delete()
+            if not deleted and undone is not item:
+                spared_via = item.values_list("via", flat=True).first()
+                if spared_via is not None:
+                    raise ValidationError(
+                        f"This was completed on {spared_via or 'the course platform'}; "
+                        "only an instructor can mark it not done."
+                    )
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).touch(last_activity_at=now)
         result = recompute_locked(locked, now=now, undo=undo, curriculum=curriculum)
     learner.level, learner.last_activity_at = locked.level, now
     return result
+
+
+def _module_linked(key: Key, curriculum: CurriculumRules | None) -> bool:
+    """Whether modules do ``key`` (it cannot be ticked by hand). The caller's rules say so
+    without a query: they are the rules this write places the learner with (the placement
+    counts a module-linked key by its modules, whatever was ticked) and the page that offered
+    the tick was drawn from; every write to the curriculum drops their cache
+    (``curriculum.models``, ``curriculum.apps``). A key they do not know is asked of the
+    database."""
+    if curriculum is not None:
+        for track in curriculum.tracks.values():
+            for rules in track.keys.values():
+                for rule in rules:
+                    if rule.id == key.pk:
+                        return rule.module_linked
+    return key.modules.exists()
 
 
 def key_set_done(
@@ -92,7 +127,7 @@ def key_set_done(
         raise ValidationError({"key": "This learner has no track yet; keys belong to a track."})
     if learner.track_id != key.track_id:
         raise ValidationError({"key": f"{key.code} is not a key of this learner's track."})
-    if key.modules.exists():
+    if _module_linked(key, curriculum):
         raise ValidationError({"key": f"{key.code} is done by completing its modules."})
     return _set_progress(
         learner=learner,

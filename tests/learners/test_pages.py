@@ -417,14 +417,15 @@ def test_progress_page_runs_the_same_few_queries_whatever_the_progress(
 
 
 # Queries of a tick's round trip (the in-place htmx POST and its answer), a tick that moves
-# no level: the user; the learner; the key and whether modules do it (the service's rule);
-# the transaction (begin, commit: savepoints inside the test's own) around the learner's
-# locked row, the completion read and written, the learner's activity and version, and the
-# recompute's progress (modules, keys); then the body drawn (the learner, modules, keys,
-# history; the cache is not asked first: the tick changed the learner's version). A ceiling:
+# no level: the user; the learner; the key (whether modules do it is in the curriculum rules,
+# cached); the transaction (begin, commit: savepoints inside the test's own) around the
+# learner's locked row, the completion written (no read first), the learner's activity and
+# version, and the recompute's progress (modules and keys, one UNION); then the body drawn
+# (the learner, modules, keys, history; the cache is not asked first: the tick changed the
+# learner's version). The write part alone: tests/learners/test_tick_writes.py. A ceiling:
 # bench/run.py measures the round trip's time against the signed-in trivial page (issue 19:
 # within 5x).
-TICK_QUERIES_MAX = 16
+TICK_QUERIES_MAX = 13
 
 
 @pytest.mark.parametrize("done", ["1", "0"])
