@@ -8,25 +8,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, F, PositiveSmallIntegerField, Value, When
-from django.db.models.functions import Cast
+from django.db.models import Case, F, PositiveSmallIntegerField, Value, When
 from django.utils import timezone
 
 from curriculum.selectors import curriculum_rules
 
 from .. import assessment
 from ..models import (
-    KeyCompletion,
     Learner,
     LevelChange,
-    ModuleProgress,
 )
 from ..nudges.api import nudge_level_up, nudge_placement, nudges_level_up_many
-from ..placement import CurriculumRules, Placement, Profile, Progress, place
-from ..selectors import (
-    learner_profile,
-    progress_by_learner,
-)
+from ..placement import CurriculumRules, Placement, Profile, place
+from ..selectors import learner_profile, learner_progress, progress_by_learner
 
 
 def learners_touch(*, learner_ids: Iterable[int]) -> None:
@@ -84,7 +78,7 @@ def recompute_locked(
     ``undo``: the change comes from the Undo of a tick's toast.
     """
     placement = place(
-        curriculum or curriculum_rules(), learner_profile(learner), _progress_in_one_query(learner)
+        curriculum or curriculum_rules(), learner_profile(learner), learner_progress(learner)
     )
     changed, change = _apply_placement(learner, placement, now=now, undo=undo)
     if changed:
@@ -100,30 +94,6 @@ def recompute_locked(
         elif change.is_placement and tell_placement:
             nudge_placement(learner=learner)
     return Recomputed(placement=placement, change=change)
-
-
-def _progress_in_one_query(learner: Learner) -> Progress:
-    """The learner's progress as ``learners.selectors.learner_progress`` reads it, in one
-    query instead of two (every tick recomputes its learner, so this is part of a tick's
-    cost): the numbers of their modules (as text) and the codes of their keys in one UNION,
-    told apart by its first column."""
-    modules = (
-        ModuleProgress.objects.filter(learner=learner)
-        .order_by()
-        .values_list(Value("module"), Cast("module__number", CharField()))
-    )
-    keys = (
-        KeyCompletion.objects.filter(learner=learner)
-        .order_by()
-        .values_list(Value("key"), "key__code")
-    )
-    done: dict[str, set[str]] = {"module": set(), "key": set()}
-    for kind, value in modules.union(keys, all=True):
-        done[kind].add(value)
-    return Progress(
-        completed_modules=frozenset(int(number) for number in done["module"]),
-        completed_keys=frozenset(done["key"]),
-    )
 
 
 def _apply_placement(
