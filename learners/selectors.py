@@ -36,23 +36,29 @@ def learner_profile(learner: Learner, track_slug: str | None = None) -> Profile:
     )
 
 
-def learner_progress(learner: Learner) -> Progress:
-    """The numbers of the learner's modules and the codes of their keys, in one query (a
-    UNION told apart by its first column; the numbers as text): every tick recomputes its
-    learner, so this is part of a tick's cost."""
+def _completions(learner: Learner):
+    """Every completion of the learner in one query (both are part of every tick and page
+    drawn): ("module", its number as text, source, via, when) and ("key", its code, source,
+    via, when), a UNION told apart by its first column."""
+    fields = ("source", "via", "completed_at")
     modules = (
         ModuleProgress.objects.filter(learner=learner)
         .order_by()
-        .values_list(Value("module"), Cast("module__number", CharField()))
+        .values_list(Value("module"), Cast("module__number", CharField()), *fields)
     )
     keys = (
         KeyCompletion.objects.filter(learner=learner)
         .order_by()
-        .values_list(Value("key"), "key__code")
+        .values_list(Value("key"), "key__code", *fields)
     )
+    return modules.union(keys, all=True)
+
+
+def learner_progress(learner: Learner) -> Progress:
+    """The numbers of the learner's modules and the codes of their keys (one query)."""
     done: dict[str, set[str]] = {"module": set(), "key": set()}
-    for kind, value in modules.union(keys, all=True):
-        done[kind].add(value)
+    for kind, item, *_ in _completions(learner):
+        done[kind].add(item)
     return Progress(
         completed_modules=frozenset(int(number) for number in done["module"]),
         completed_keys=frozenset(done["key"]),
@@ -260,21 +266,21 @@ def learner_list_figures(learner_ids: list[int]) -> dict[int, LearnerListFigures
 def learner_progress_and_platforms(
     learner: Learner,
 ) -> tuple[Progress, dict[int, tuple[str, datetime]], dict[str, datetime]]:
-    """The learner's progress (as ``learner_progress``, in as many queries), the modules a
-    course platform completed: number -> (the platform's name, when) (the student cannot
-    untick those: ``learners.services.module_set_done``), and when each key was ticked:
-    code -> when (the student's pace reads it)."""
+    """The learner's progress (as ``learner_progress``, in one query), the modules a course
+    platform completed: number -> (the platform's name, when) (the student cannot untick
+    those: ``learners.services.module_set_done``), and when each key was ticked: code ->
+    when (the student's pace reads it)."""
     modules: set[int] = set()
     platforms: dict[int, tuple[str, datetime]] = {}
-    for number, source, via, completed_at in ModuleProgress.objects.filter(
-        learner=learner
-    ).values_list("module__number", "source", "via", "completed_at"):
+    ticked: dict[str, datetime] = {}
+    for kind, item, source, via, completed_at in _completions(learner):
+        if kind == "key":
+            ticked[item] = completed_at
+            continue
+        number = int(item)
         modules.add(number)
         if source == CompletionSource.PLATFORM:
             platforms[number] = (via, completed_at)
-    ticked = dict(
-        KeyCompletion.objects.filter(learner=learner).values_list("key__code", "completed_at")
-    )
     return Progress(frozenset(modules), frozenset(ticked)), platforms, ticked
 
 

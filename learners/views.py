@@ -189,24 +189,24 @@ def progress(request: HttpRequest) -> HttpResponse:
 
 
 def _progress_body_html(learner: Learner) -> str:
-    """The learner's page body, from the cache or rendered (and cached)."""
-    body = cache.get(progress_cache_key(learner, curriculum_version()))
+    """The learner's page body, from the cache or drawn (and cached)."""
+    key = progress_cache_key(learner, curriculum_version())
+    body = cache.get(key)
     if body is None:
-        body = _progress_body_render(progress_learner(learner.pk))
+        rules = curriculum_rules()
+        body = _progress_body(progress_learner(learner.pk), rules)
+        cache.set(progress_cache_key(learner, rules.version), body, PROGRESS_CACHE_SECONDS)
     return body
 
 
-def _progress_body_render(learner: Learner, rules: CurriculumRules | None = None) -> str:
-    """Render the body of ``learner`` (the whole row, with their track) and cache it.
-    Rendered without the request: the CSRF token and the flash messages stay outside it."""
-    rules = rules or curriculum_rules()
+def _progress_body(learner: Learner, rules: CurriculumRules) -> str:
+    """Draw the body of ``learner`` (the whole row, with their track). Drawn without the
+    request: the CSRF token and the flash messages stay outside it."""
     context = progress_body_context(learner, rules)
     tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
     context["tiers"] = tiers
     context["current"] = next(tier for tier in tiers if tier["current"])
-    body = render_to_string("learners/progress_body.html", context)
-    cache.set(progress_cache_key(learner, rules.version), body, PROGRESS_CACHE_SECONDS)
-    return body
+    return render_to_string("learners/progress_body.html", context)
 
 
 def progress_cache_key(learner: Learner, curriculum_version: str) -> str:
@@ -223,10 +223,20 @@ def _done_flag(request: HttpRequest) -> bool | None:
     return {"1": True, "0": False}.get(request.POST.get("done", ""))
 
 
+def _ticking_learner(request: HttpRequest) -> Learner:
+    """What a tick reads of the signed-in learner before the service locks (and reads) their
+    row: its id and track. An account without a learner profile gets it made (as
+    ``_learner``)."""
+    try:
+        return Learner.objects.only("pk", "track_id").get(user=request.user)
+    except Learner.DoesNotExist:
+        return _learner(request)
+
+
 @login_required
 @require_POST
 def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
-    learner = _learner(request)
+    learner = _ticking_learner(request)
     # A key of another track is not this learner's: 404, nothing changed.
     key = get_object_or_404(Key, pk=key_id, track_id=learner.track_id)
     done = _done_flag(request)
@@ -247,7 +257,7 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
-    learner = _learner(request)
+    learner = _ticking_learner(request)
     module = get_object_or_404(Module, pk=module_id)
     if learner.track_id is None:
         return redirect("profile")
@@ -267,7 +277,7 @@ def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
         learner,
         result,
         f"Module {module.number} {state}: {module.title}",
-        Undo("module", module.pk, not done),
+        Undo("module", module.pk, not done, number=module.number),
         f"module-{module.number}",
         rules,
     )
@@ -288,6 +298,7 @@ class Undo:
     kind: str  # "key" or "module"
     pk: int
     done: bool
+    number: int | None = None  # a module's number, when the caller has it
 
     @property
     def url(self) -> str:
@@ -305,7 +316,9 @@ class Undo:
         """The id of the item's row on the page."""
         if self.kind == "key":
             return f"key-{self.pk}"
-        number = Module.objects.filter(pk=self.pk).values_list("number", flat=True).first()
+        number = self.number
+        if number is None:
+            number = Module.objects.filter(pk=self.pk).values_list("number", flat=True).first()
         return f"module-{number}"
 
     @property
@@ -337,7 +350,8 @@ def _said_of(undo: Undo) -> str:
 
 def _refused(request: HttpRequest, learner: Learner, message: str) -> HttpResponse:
     if request.htmx:
-        return _in_place(learner, request, {"message": message, "level": "error", "undo": None})
+        status = {"message": message, "level": "error", "undo": None}
+        return _in_place(progress_learner(learner.pk), request, status)
     messages.error(request, message)
     return redirect("progress")
 
@@ -371,7 +385,7 @@ def _report(
     said.append((f"{what}.", messages.INFO))
     if request.htmx:
         return _in_place(
-            learner,
+            result.learner,
             request,
             {
                 "message": " ".join(text for text, _ in said),
@@ -394,11 +408,11 @@ def _report(
 def _in_place(
     learner: Learner, request: HttpRequest, status: dict, rules: CurriculumRules | None = None
 ) -> HttpResponse:
-    """What htmx swaps in: the fresh page body and, out of band, the announcement in the
-    page's live region. A tick changed the learner's version, so the body is drawn (and
-    cached for their next view) without asking the cache first (a refused tick, rare, draws
-    it too)."""
-    body = _progress_body_render(progress_learner(learner.pk), rules)
+    """What htmx swaps in: the fresh page body of ``learner`` (the whole row with their
+    track, as the tick left it) and, out of band, the announcement in the page's live
+    region. The body is not cached: the tick changed the learner's version, and their next
+    view draws it once under the new one."""
+    body = _progress_body(learner, rules or curriculum_rules())
     undo = status.get("undo")
     if undo is not None:
         body = with_status(body, undo.anchor, status)

@@ -32,6 +32,10 @@ def learners_touch(*, learner_ids: Iterable[int]) -> None:
 class Recomputed:
     placement: Placement
     change: LevelChange | None
+    # The learner as recomputed (their row read under the lock, with its track, and the new
+    # level set), so a caller can draw their page without reading it again. Its ``version``
+    # is the one before this write.
+    learner: Learner
 
     @property
     def went_up(self) -> bool:
@@ -93,7 +97,7 @@ def recompute_locked(
             nudge_level_up(learner=learner, change=change)
         elif change.is_placement and tell_placement:
             nudge_placement(learner=learner)
-    return Recomputed(placement=placement, change=change)
+    return Recomputed(placement=placement, change=change, learner=learner)
 
 
 def _apply_placement(
