@@ -65,6 +65,10 @@
       var target = refocus && document.getElementById(refocus);
       refocus = null;
       if (!target) return;
+      // Only where the swap lost the focus (an Undo's button is gone) or kept it on the
+      // toggle: a keyboard user who already tabbed on (to the Undo) keeps their place.
+      var active = document.activeElement;
+      if (active && active !== document.body && active !== target) return;
       target.focus({ preventScroll: true });
       // The toggle and, right after it, what the tick did and its Undo: both in sight.
       var status = document.getElementById("tick-status");

@@ -26,7 +26,7 @@ from learners.services import key_set_done, learner_recompute_level, module_set_
 from tests.factories import LearnerFactory
 from tests.learners.test_roster import engineer, roster
 
-from .browsers import BROWSER_TEST, signed_in
+from .browsers import BROWSER_TEST, page_ready, signed_in
 
 PASSWORD = "a-long-and-unusual-passphrase-42"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -270,6 +270,41 @@ def test_undo_by_keyboard_is_the_next_tab_stop_and_gives_the_focus_back(site, ch
     page.keyboard.press("Enter")
     expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(toggle).to_be_focused()
+
+
+def test_a_keyboard_user_who_tabs_on_before_the_swap_settles_keeps_their_place(
+    site, chromium, viewport
+):
+    """htmx settles a swap a moment after it (20 ms by default, 400 ms here to make the
+    moment certain): the page's script must not pull the focus back to the toggle from the
+    Undo a quick keyboard user already tabbed to (it did, one run in a few)."""
+    from playwright.sync_api import expect
+
+    learner = LearnerFactory(engineer=True, annual_compensation=210_000)
+    learner_recompute_level(learner=learner)
+    key = (
+        Key.objects.filter(track__slug="engineer", level__number=2, modules__isnull=True)
+        .order_by("order")
+        .first()
+    )
+    page = _signed_in(chromium, site, learner.user, viewport)
+    page.goto(site.url + "/progress/")
+    page_ready(page)
+    page.evaluate("htmx.config.defaultSettleDelay = 400")
+    page.evaluate(
+        "document.body.addEventListener('htmx:afterSettle', () => "
+        "document.body.setAttribute('data-settled', 'yes'))"
+    )
+    toggle = page.locator(f"#toggle-key-{key.pk}")
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    undo = page.get_by_role("button", name="Undo")
+    expect(undo).to_be_focused()
+    # The settle and its focus handling ran (an auto-waiting check: no eval under the CSP).
+    expect(page.locator("body")).to_have_attribute("data-settled", "yes")
+    expect(undo).to_be_focused()
 
 
 def test_the_new_pages_screenshots_and_axe(site, chromium, viewport):
