@@ -6,6 +6,8 @@ own ``Placement.reasons``; the progress page shows this.
 
 from __future__ import annotations
 
+import re
+
 from curriculum.rules import CurriculumRules
 
 from .placement import (
@@ -129,3 +131,29 @@ def fastest_way(placement: Placement, next_name: str) -> str:
             f"{steps.keys_needed} keys the meter still needs"
         )
     return sentence + "."
+
+
+# The placement's reasons are written to the student ("your answers", "update your
+# self-assessment"); the instructors' admin says them about the learner. Singular "they"
+# keeps every verb as it is; the few places where "you" is an object, or the sentence asks
+# the student to act, are said first.
+_ABOUT_THE_LEARNER = (
+    (r"\b(place|see) you\b", r"\1 them"),
+    (r"^(To advance to [^,]+), complete\b", r"\1, they need to complete"),
+    (
+        r": (give it in|update) your self-assessment when you get there",
+        r": they \1 their self-assessment when they get there",
+    ),
+    (r"\byourself\b", "themselves"),
+    (r"\byour\b", "their"),
+    (r"\bYour\b", "Their"),
+    (r"\byou\b", "they"),
+    (r"\bYou\b", "They"),
+)
+
+
+def about_the_learner(sentence: str) -> str:
+    """A reason written to the student, said about them (for instructors)."""
+    for pattern, replacement in _ABOUT_THE_LEARNER:
+        sentence = re.sub(pattern, replacement, sentence)
+    return sentence

@@ -7,14 +7,17 @@ from django.utils.html import format_html, format_html_join
 
 from curriculum.models import Key
 
+from ..explanation import about_the_learner
 from ..models import KeyCompletion, LevelChange, ModuleProgress
 from ..nudges.api import Nudge
 
 
 def reasons_list(lines) -> str:
-    """The placement's reasons as an HTML list (escaped)."""
+    """The placement's reasons as an HTML list (escaped), said about the learner (they are
+    written to the student)."""
     return format_html(
-        "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+        "<ul>{}</ul>",
+        format_html_join("", "<li>{}</li>", ((about_the_learner(line),) for line in lines)),
     )
 
 

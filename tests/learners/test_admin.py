@@ -569,3 +569,33 @@ def test_a_student_cannot_import(client, db):
     response = client.post(IMPORT, {"content": HEADER + GOOD, "confirm": "1"})
     assert response.status_code in (302, 403)
     assert not User.objects.filter(email="ann@example.com").exists()
+
+
+# --- why this level, said about the learner ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},  # no self-assessment yet
+        {"engineer": True, "annual_compensation": 90_000},
+        {"engineer": True, "annual_compensation": None},  # the figure kept to themselves
+        {"engineer": True, "annual_compensation": 400_000},  # answers hold them down
+    ],
+)
+def test_the_admins_why_this_level_speaks_about_the_learner(instructor_client, answers):
+    """The reasons are written to the student ("update your self-assessment"); the
+    instructor reads them about the learner (issue 20: singular "they")."""
+    import re
+
+    from learners.services import learner_recompute_level
+
+    learner = LearnerFactory(**answers)
+    learner_recompute_level(learner=learner)
+    page = instructor_client.get(f"{CHANGELIST}{learner.pk}/change/").text
+    box = page[page.index("Why this level") :]
+    box = box[: box.index("</ul>")]
+
+    assert "<li>" in box
+    assert not re.search(r"\b(you|your|yourself)\b", box, re.IGNORECASE), box
+    assert re.search(r"\b(they|their|them)\b", box, re.IGNORECASE), box
