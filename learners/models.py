@@ -230,7 +230,7 @@ class ModuleProgress(Completion):
         ]
 
     def __str__(self) -> str:
-        return f"{self.learner} completed module {self.module_id}"
+        return f"{self.learner} completed module {self.module.number}"
 
 
 class KeyCompletion(Completion):
@@ -246,7 +246,7 @@ class KeyCompletion(Completion):
         ]
 
     def __str__(self) -> str:
-        return f"{self.learner} completed {self.key_id}"
+        return f"{self.learner} completed key {self.key.code}"
 
 
 class LevelChange(models.Model):

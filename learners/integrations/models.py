@@ -249,7 +249,8 @@ class WebhookEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.connection.slug} {self.topic or '?'} {self.event_id} ({self.status})"
+        status = self.get_status_display()
+        return f"{self.connection.slug} {self.topic or '?'} {self.event_id} ({status})"
 
     @property
     def body_text(self) -> str:

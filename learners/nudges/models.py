@@ -88,7 +88,7 @@ class Nudge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.learner} ({self.status})"
+        return f"{self.get_kind_display()} to {self.learner} ({self.get_status_display()})"
 
 
 class Experiment(models.Model):

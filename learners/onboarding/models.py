@@ -75,7 +75,7 @@ class RosterImport(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"roster import {self.pk} ({self.status})"
+        return f"Roster import {self.pk} ({self.get_status_display()})"
 
     @property
     def finished(self) -> bool:

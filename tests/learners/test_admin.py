@@ -599,3 +599,22 @@ def test_the_admins_why_this_level_speaks_about_the_learner(instructor_client, a
     assert "<li>" in box
     assert not re.search(r"\b(you|your|yourself)\b", box, re.IGNORECASE), box
     assert re.search(r"\b(they|their|them)\b", box, re.IGNORECASE), box
+
+
+def test_a_nudges_own_pages_name_its_kind_and_status_in_words(instructor_client):
+    """A nudge's title (its page, breadcrumb and history) said "next_step to … (held_out)"."""
+    from django.utils.html import strip_tags
+
+    from learners.nudges.models import NudgeKind, NudgeStatus
+
+    nudge = Nudge.objects.create(
+        learner=LearnerFactory(),
+        kind=NudgeKind.NEXT_STEP,
+        dedup_key="words",
+        status=NudgeStatus.HELD_OUT,
+    )
+    for page in ("change", "history"):
+        html = instructor_client.get(f"/admin/nudges/nudge/{nudge.pk}/{page}/").text
+        text = strip_tags(html)
+        assert f"{NudgeKind.NEXT_STEP.label} to" in text, page
+        assert "next_step" not in text and "held_out" not in text, page
