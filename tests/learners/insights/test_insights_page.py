@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from learners.insights.selectors import insights_figures
 from learners.nudges.models import Nudge
@@ -251,3 +252,26 @@ def test_the_admin_shows_times_in_the_instructors_own_zone(seeded, client, instr
     # A zone nobody knows is ignored: the site's zone.
     client.cookies["admin_tz"] = "Mars/Olympus"
     assert "(UTC)" in client.get(url, {"track": seeded.track.pk}).content.decode()
+
+
+def test_the_hourly_refresh_keeps_the_date_filtered_views_opened_in_the_last_day(
+    seeded, client, instructor
+):
+    """A view filtered by start date is computed when first opened; from then on the hourly
+    task refreshes it too (not only the cohorts), until nobody has opened it for a day."""
+    import time_machine
+
+    from learners.insights.selectors import insights_refresh
+
+    client.force_login(instructor)
+    url = reverse("admin_insights")
+    dated = {"track": seeded.track.pk, "joined_from": "2020-01-01"}
+    assert client.get(url, dated).context["insights"].learners == 10
+    LearnerFactory(engineer=True, user__email="late@example.com")
+    assert client.get(url, dated).context["insights"].learners == 10  # as of its first view
+
+    # Two tracks x (all cohorts + Spring + Summer), and the dated view.
+    assert insights_refresh() == 7
+    assert client.get(url, dated).context["insights"].learners == 11
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        assert insights_refresh() == 6  # not opened for a day: dropped
