@@ -9,7 +9,7 @@ messages, static files), as every HTML page of the site is: for reference, it sh
 of the progress page's cost any page of the site pays.
 
 ``/bench/progress-miss`` is the progress page with the learner's cached body dropped first,
-so every request renders it: the cost of the first view after a change.
+so every request draws it: the cost of the first view after a change.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -44,7 +44,7 @@ def signed_in_layout(request):
 def progress_miss(request):
     learner = Learner.objects.filter(user=request.user).only("pk", "version").first()
     if learner is not None:
-        cache.delete(progress_cache_key(learner, curriculum_version()))
+        cache.delete(progress_cache_key(request.user, learner, curriculum_version()))
     return progress(request)
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -168,9 +169,11 @@ def _level_guide(rules: CurriculumRules) -> list[dict]:
 def progress(request: HttpRequest) -> HttpResponse:
     """The learner's level, reasons, next steps, checklist and history.
 
-    With the body in the cache a view costs two small queries (the user; the learner's key
-    fields); rendering the body costs four more (the whole learner with its track, their
-    modules, keys and level history).
+    The page is cached whole (layout included) but for the form's CSRF token, which is the
+    session's own: it is cached with a slot the view fills. From the cache a view costs two
+    small queries (the user; the learner's key fields); drawing it costs four more (the
+    whole learner with its track, their completions and level history). A page with a flash
+    message, or with a tick's Undo (without JavaScript), is drawn for its request only.
     """
     try:
         learner = Learner.objects.only(*PROGRESS_KEY_FIELDS).get(user=request.user)
@@ -179,24 +182,37 @@ def progress(request: HttpRequest) -> HttpResponse:
     if learner is None or not learner.has_assessment or learner.track_id is None:
         messages.info(request, "Fill in your self-assessment first: it places you on the pyramid.")
         return redirect("profile")
-    body = _progress_body_html(learner)
     undo = _undo_from_query(request)
+    if undo is None and not messages.get_messages(request):
+        page = _progress_page_html(request, learner)
+        head, _, tail = page.rpartition(FORM_TOKEN_SLOT)  # the form is the page's last part
+        return HttpResponse(head + get_token(request) + tail)
+    body = _progress_body(progress_learner(learner.pk), curriculum_rules())
     if undo is not None:
         # Without JavaScript: what the tick did and its Undo, together, right after the item.
         status = {"message": _said_of(undo), "level": "info", "undo": undo}
         body = with_status(body, undo.anchor, status)
-    return render(request, "learners/progress.html", {"body": body})
+    context = {"body": body, "form_token": get_token(request)}
+    return render(request, "learners/progress.html", context)
 
 
-def _progress_body_html(learner: Learner) -> str:
-    """The learner's page body, from the cache or drawn (and cached)."""
-    key = progress_cache_key(learner, curriculum_version())
-    body = cache.get(key)
-    if body is None:
+# Where the cached page has its form's CSRF token (filled per request).
+FORM_TOKEN_SLOT = "form-token-of-this-request"  # noqa: S105 - a placeholder, no secret
+
+
+def _progress_page_html(request: HttpRequest, learner: Learner) -> str:
+    """The learner's whole page with ``FORM_TOKEN_SLOT``, from the cache or drawn (and
+    cached). Drawn with the request (its layout shows the user's links) when it has no
+    flash message."""
+    page = cache.get(progress_cache_key(request.user, learner, curriculum_version()))
+    if page is None:
         rules = curriculum_rules()
         body = _progress_body(progress_learner(learner.pk), rules)
-        cache.set(progress_cache_key(learner, rules.version), body, PROGRESS_CACHE_SECONDS)
-    return body
+        context = {"body": body, "form_token": FORM_TOKEN_SLOT}
+        page = render_to_string("learners/progress.html", context, request)
+        key = progress_cache_key(request.user, learner, rules.version)
+        cache.set(key, page, PROGRESS_CACHE_SECONDS)
+    return page
 
 
 def _progress_body(learner: Learner, rules: CurriculumRules) -> str:
@@ -209,13 +225,16 @@ def _progress_body(learner: Learner, rules: CurriculumRules) -> str:
     return render_to_string("learners/progress_body.html", context)
 
 
-def progress_cache_key(learner: Learner, curriculum_version: str) -> str:
-    """The cache key of the learner's progress page body. The body is the same for every
-    request until the learner's data (``Learner.version``, bumped by every write through
-    the services and the roster import), the curriculum (its version, a digest of the
-    rules) or the release (the templates and code that draw it) changes, so a stale body
-    is never served."""
-    return f"progress-body:{release()}:{learner.pk}:{learner.version}:{curriculum_version}"
+def progress_cache_key(user, learner: Learner, curriculum_version: str) -> str:
+    """The cache key of the learner's progress page. The page is the same for every request
+    until the learner's data (``Learner.version``, bumped by every write through the
+    services and the roster import), the curriculum (its version, a digest of the rules) or
+    the release (the templates and code that draw it) changes, so a stale page is never
+    served; staff see an Admin link in its layout."""
+    return (
+        f"progress-page:{release()}:{learner.pk}:{learner.version}:{curriculum_version}"
+        f":{int(user.is_staff)}"
+    )
 
 
 def _done_flag(request: HttpRequest) -> bool | None:
