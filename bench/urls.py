@@ -18,7 +18,6 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
 
-from curriculum.selectors import curriculum_version
 from learners.models import Learner
 from learners.views import progress, progress_cache_key
 from pyramid_site.urls import urlpatterns as site_urlpatterns
@@ -44,7 +43,7 @@ def signed_in_layout(request):
 def progress_miss(request):
     learner = Learner.objects.filter(user=request.user).only("pk", "version").first()
     if learner is not None:
-        cache.delete(progress_cache_key(request.user, learner, curriculum_version()))
+        cache.delete(progress_cache_key(request.user, learner))
     return progress(request)
 
 

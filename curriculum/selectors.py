@@ -43,6 +43,15 @@ def curriculum_version() -> str:
     return version
 
 
+def curriculum_version_and(key: str):
+    """The curriculum's version and the cache entry ``key`` (None if absent), in one round
+    trip to the cache: for a page drawn from the curriculum and kept with the version it
+    was drawn from."""
+    found = cache.get_many([CURRICULUM_VERSION_KEY, key])
+    version = found.get(CURRICULUM_VERSION_KEY) or curriculum_rules().version
+    return version, found.get(key)
+
+
 def curriculum_rules_forget() -> None:
     cache.delete_many([CURRICULUM_CACHE_KEY, CURRICULUM_VERSION_KEY])
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
-from curriculum.selectors import curriculum_rules, curriculum_version
+from curriculum.selectors import curriculum_rules, curriculum_version_and
 
 from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
@@ -201,17 +201,19 @@ FORM_TOKEN_SLOT = "form-token-of-this-request"  # noqa: S105 - a placeholder, no
 
 
 def _progress_page_html(request: HttpRequest, learner: Learner) -> str:
-    """The learner's whole page with ``FORM_TOKEN_SLOT``, from the cache or drawn (and
-    cached). Drawn with the request (its layout shows the user's links) when it has no
+    """The learner's whole page with ``FORM_TOKEN_SLOT``, from the cache (kept with the
+    curriculum version it was drawn from: one round trip asks for both) or drawn and
+    cached. Drawn with the request (its layout shows the user's links) when it has no
     flash message."""
-    page = cache.get(progress_cache_key(request.user, learner, curriculum_version()))
-    if page is None:
-        rules = curriculum_rules()
-        body = _progress_body(progress_learner(learner.pk), rules)
-        context = {"body": body, "form_token": FORM_TOKEN_SLOT}
-        page = render_to_string("learners/progress.html", context, request)
-        key = progress_cache_key(request.user, learner, rules.version)
-        cache.set(key, page, PROGRESS_CACHE_SECONDS)
+    key = progress_cache_key(request.user, learner)
+    version, kept = curriculum_version_and(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    rules = curriculum_rules()
+    body = _progress_body(progress_learner(learner.pk), rules)
+    context = {"body": body, "form_token": FORM_TOKEN_SLOT}
+    page = render_to_string("learners/progress.html", context, request)
+    cache.set(key, (rules.version, page), PROGRESS_CACHE_SECONDS)
     return page
 
 
@@ -225,16 +227,14 @@ def _progress_body(learner: Learner, rules: CurriculumRules) -> str:
     return render_to_string("learners/progress_body.html", context)
 
 
-def progress_cache_key(user, learner: Learner, curriculum_version: str) -> str:
-    """The cache key of the learner's progress page. The page is the same for every request
-    until the learner's data (``Learner.version``, bumped by every write through the
-    services and the roster import), the curriculum (its version, a digest of the rules) or
-    the release (the templates and code that draw it) changes, so a stale page is never
-    served; staff see an Admin link in its layout."""
-    return (
-        f"progress-page:{release()}:{learner.pk}:{learner.version}:{curriculum_version}"
-        f":{int(user.is_staff)}"
-    )
+def progress_cache_key(user, learner: Learner) -> str:
+    """The cache key of the learner's progress page (kept with the curriculum version it was
+    drawn from). The page is the same for every request until the learner's data
+    (``Learner.version``, bumped by every write through the services and the roster
+    import), the curriculum (its version, a digest of the rules) or the release (the
+    templates and code that draw it) changes, so a stale page is never served; staff see
+    an Admin link in its layout."""
+    return f"progress-page:{release()}:{learner.pk}:{learner.version}:{int(user.is_staff)}"
 
 
 def _done_flag(request: HttpRequest) -> bool | None:

@@ -378,7 +378,8 @@ def test_a_new_release_never_serves_the_old_releases_page(client, curriculum, se
     assert client.get("/progress/").status_code == 200
     learner.refresh_from_db()
     # What the old release's template drew (a marker stands for it).
-    cache.set(progress_cache_key(learner.user, learner, curriculum_version()), "OLD-RELEASE-BODY")
+    page = (curriculum_version(), "OLD-RELEASE-BODY")
+    cache.set(progress_cache_key(learner.user, learner), page)
     assert b"OLD-RELEASE-BODY" in client.get("/progress/").content
 
     settings.RELEASE = "release-2"
