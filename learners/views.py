@@ -185,8 +185,8 @@ def progress(request: HttpRequest) -> HttpResponse:
     undo = _undo_from_query(request)
     if undo is None and not messages.get_messages(request):
         page = _progress_page_html(request, learner)
-        head, _, tail = page.rpartition(FORM_TOKEN_SLOT)  # the form is the page's last part
-        return HttpResponse(head + get_token(request) + tail)
+        head, slot, tail = page.rpartition(FORM_TOKEN_SLOT)  # the form is the page's last part
+        return HttpResponse(head + get_token(request) + tail if slot else page)
     body = _progress_body(progress_learner(learner.pk), curriculum_rules())
     if undo is not None:
         # Without JavaScript: what the tick did and its Undo, together, right after the item.
