@@ -5,7 +5,6 @@ wider than the phone's screen. Set E2E_SCREENSHOTS to a folder to keep the scree
 from __future__ import annotations
 
 import os
-import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,9 +40,13 @@ def test_the_experiment_pages_read_in_words_and_fit_a_phone(site, chromium):
     answered = experiment(50, started, baseline_percent=30, min_lift_points=20)
     learners = bulk_learners(240, signed_up_at=started, prefix="shot")
     decide(answered, learners, started + timedelta(hours=1))
-    rng = random.Random(1)
+    # Exactly 30 % of those held out progress and 55 % of those emailed: who is held out
+    # depends on the learners' ids, which depend on the tests run before, and random draws
+    # over them left the answer short of the plan in some orders.
+    held_out = [x for x in learners if held(rules.NEXT_STEP, x.pk, 50)]
+    emailed = [x for x in learners if not held(rules.NEXT_STEP, x.pk, 50)]
     progress(
-        [x for x in learners if rng.random() < (0.3 if held(rules.NEXT_STEP, x.pk, 50) else 0.55)],
+        held_out[: round(len(held_out) * 0.3)] + emailed[: round(len(emailed) * 0.55)],
         started + timedelta(days=3),
     )
     # Running, collecting toward its plan, and 300 treated learners (over half) gone outside

@@ -26,7 +26,7 @@ from learners.services import key_set_done, learner_recompute_level, module_set_
 from tests.factories import LearnerFactory
 from tests.learners.test_roster import engineer, roster
 
-from .browsers import BROWSER_TEST, page_ready, signed_in
+from .browsers import BROWSER_TEST, axe_serious, page_ready, signed_in
 
 PASSWORD = "a-long-and-unusual-passphrase-42"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -67,17 +67,6 @@ def _shot(page, name: str, viewport: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}-{viewport}.png"), full_page=True)
-
-
-def _axe_serious(page) -> list[str]:
-    """axe-core's serious and critical violations on the page (github.com/dequelabs/axe-core)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _verified(learner):
@@ -157,7 +146,7 @@ def test_an_invitation_ends_signed_in_on_the_students_page(site, chromium, viewp
     # They have an account: the header offers "Sign in", never "Sign up".
     expect(page.get_by_role("link", name="Sign up")).to_have_count(0)
     _shot(page, "choose-password", viewport)
-    found = {"choose your password": _axe_serious(page)}
+    found = {"choose your password": axe_serious(page)}
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_role("button", name="Save my password and sign in").click()
@@ -166,14 +155,14 @@ def test_an_invitation_ends_signed_in_on_the_students_page(site, chromium, viewp
     expect(page.get_by_role("heading", level=1)).to_have_text("Your self-assessment")
     expect(page.get_by_role("link", name="Sign out")).to_be_visible()
     expect(page.get_by_role("link", name="Sign up")).to_have_count(0)
-    found["self-assessment after the invitation"] = _axe_serious(page)
+    found["self-assessment after the invitation"] = axe_serious(page)
     # The link again, once used: it says so and how to get a new one, in the site's layout.
     stale = _context(chromium, viewport).new_page()
     stale.goto(site.url + urlsplit(link).path)
     expect(stale.get_by_role("heading", level=1)).to_have_text("Link no longer valid")
     expect(stale.get_by_role("link", name="Sign up")).to_have_count(0)
     _shot(stale, "invitation-used", viewport)
-    found["invitation link used"] = _axe_serious(stale)
+    found["invitation link used"] = axe_serious(stale)
     assert {name: issues for name, issues in found.items() if issues} == {}
 
 
@@ -308,8 +297,6 @@ def test_a_keyboard_user_who_tabs_on_before_the_swap_settles_keeps_their_place(
 
 
 def test_the_new_pages_screenshots_and_axe(site, chromium, viewport):
-    from axe_playwright_python.sync_playwright import Axe
-
     learner = _verified(LearnerFactory(engineer=True, user__first_name="Ada"))
     learner_recompute_level(learner=learner)
     page = _signed_in(chromium, site, learner.user, viewport)
@@ -323,18 +310,9 @@ def test_the_new_pages_screenshots_and_axe(site, chromium, viewport):
     ):
         page.goto(site.url + path)
         _shot(page, name, viewport)
-        results = Axe().run(page)
-        found[path] = [
-            f"{v['id']} ({v['impact']})"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        found[path] = axe_serious(page)
     anonymous = _context(chromium, viewport).new_page()
     anonymous.goto(site.url + "/accounts/signup/")
     _shot(anonymous, "signup", viewport)
-    found["/accounts/signup/"] = [
-        v["id"]
-        for v in Axe().run(anonymous).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    found["/accounts/signup/"] = axe_serious(anonymous)
     assert {path: issues for path, issues in found.items() if issues} == {}
