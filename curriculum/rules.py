@@ -98,6 +98,16 @@ class CurriculumRules:
     def level_name(self, level: int) -> str:
         return self.level_names.get(level, f"Level {level}")
 
+    def key_rule(self, key_id: int) -> KeyRule | None:
+        """The rule of the key with this id, None if these rules do not know it."""
+        keys = (
+            rule
+            for track in self.tracks.values()
+            for rules in track.keys.values()
+            for rule in rules
+        )
+        return next((rule for rule in keys if rule.id == key_id), None)
+
     def with_version(self) -> CurriculumRules:
         """These rules with ``version`` set to the digest of their contents."""
         return dataclasses.replace(self, version=curriculum_digest(self))

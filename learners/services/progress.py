@@ -97,13 +97,8 @@ def _module_linked(key: Key, curriculum: CurriculumRules | None) -> bool:
     the tick was drawn from; every write to the curriculum drops their cache
     (``curriculum.models``, ``curriculum.apps``). A key they do not know is asked of the
     database."""
-    if curriculum is not None:
-        for track in curriculum.tracks.values():
-            for rules in track.keys.values():
-                for rule in rules:
-                    if rule.id == key.pk:
-                        return rule.module_linked
-    return key.modules.exists()
+    rule = curriculum.key_rule(key.pk) if curriculum is not None else None
+    return rule.module_linked if rule is not None else key.modules.exists()
 
 
 def key_set_done(
