@@ -70,19 +70,21 @@ def _set_progress(
                 # A completion is a fact with a time: an earlier report (out of order) wins.
                 item.filter(pk=existing.pk).update(completed_at=completed_at)
         else:
-            undone = item
-            if source == CompletionSource.LEARNER:
-                # A learner cannot untick what a platform completed (an instructor can): their
-                # DELETE spares it, and only when it deleted nothing is the row read, to say why.
-                undone = item.exclude(source=CompletionSource.PLATFORM)
+            # A learner cannot untick what a platform completed (an instructor can): their
+            # DELETE spares it, and only when it deleted nothing is the row read, to say why.
+            spares_platform = source == CompletionSource.LEARNER
+            undone = item.exclude(source=CompletionSource.PLATFORM) if spares_platform else item
             deleted, _ = undone.delete()
-            if not deleted and undone is not item:
-                spared_via = item.values_list("via", flat=True).first()
-                if spared_via is not None:
-                    raise ValidationError(
-                        f"This was completed on {spared_via or 'the course platform'}; "
-                        "only an instructor can mark it not done."
-                    )
+            spared_via = (
+                item.values_list("via", flat=True).first()
+                if spares_platform and not deleted
+                else None
+            )
+            if spared_via is not None:
+                raise ValidationError(
+                    f"This was completed on {spared_via or 'the course platform'}; "
+                    "only an instructor can mark it not done."
+                )
         locked.last_activity_at = now
         Learner.objects.filter(pk=locked.pk).touch(last_activity_at=now)
         result = recompute_locked(locked, now=now, undo=undo, curriculum=curriculum)
