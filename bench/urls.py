@@ -19,7 +19,8 @@ from django.template import engines
 from django.urls import path
 
 from learners.models import Learner
-from learners.views import progress, progress_cache_key
+from learners.progress_page import progress_cache_key
+from learners.views import progress
 from pyramid_site.urls import urlpatterns as site_urlpatterns
 
 

@@ -1,24 +1,28 @@
 """What the student's progress page shows: its body's context, read in four queries (the
-learner with their track, their modules, keys and level history; the curriculum comes from
-the cache), the history as the student reads it, and what a tick adds to the body (its status
-next to the item ticked; what a level-up opens)."""
+learner with their track, their completions and level history; the curriculum comes from
+the cache), the history as the student reads it, what a tick adds to the body (its status
+next to the item ticked; what a level-up opens), the body and the pyramid drawn, and the
+whole page kept in the cache with a slot for the request's CSRF token."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from curriculum.rules import CurriculumRules, KeyRule
-from curriculum.selectors import curriculum_rules
+from curriculum.selectors import curriculum_rules, curriculum_version_and
 
 from . import assessment
 from .explanation import explain, fastest_way
 from .insights.selectors import learner_pace
 from .models import Learner, LevelChange
 from .placement import MAX_LEVEL, Placement, Profile, module_list, place, usd
+from .release import release
 from .selectors import (
     learner_placement,
     learner_profile,
@@ -286,6 +290,13 @@ def lowering_warning(learner: Learner, *, track_slug: str, answers: dict) -> str
     )
 
 
+def with_form_token(page: str, token: str) -> str:
+    """The cached page with this request's CSRF token in its slot (the form is the page's
+    last part; a page without the slot is served as it is)."""
+    head, slot, tail = page.rpartition(FORM_TOKEN_SLOT)
+    return head + token + tail if slot else page
+
+
 def with_status(body: str, anchor: str, status: dict) -> str:
     """The page body with the tick's status (its message and Undo) as the list item right
     after the item ticked: the next Tab stop after its toggle, never over the checklist.
@@ -316,3 +327,84 @@ def what_opens(placement: Placement) -> str:
     if stage is None or not stage.modules:
         return ""
     return f"Next: the {stage.name} stage, modules {module_list(stage.modules)}."
+
+
+# The pyramid drawing: a truncated triangle cut in four tiers, level 4 on top.
+PYRAMID_WIDTH = 320
+PYRAMID_HEIGHT = 232
+PYRAMID_TOP_WIDTH = 64
+PYRAMID_GAP = 6
+
+# How long a learner's rendered progress page is kept. Its key changes with every write
+# that changes the page, so this only bounds how long an unused entry takes up room.
+PROGRESS_CACHE_SECONDS = 24 * 60 * 60
+# Where the cached page has its form's CSRF token (filled per request).
+FORM_TOKEN_SLOT = "form-token-of-this-request"  # noqa: S105 - a placeholder, no secret
+
+
+def progress_page_html(request: HttpRequest, learner: Learner) -> str:
+    """The learner's whole page with ``FORM_TOKEN_SLOT``, from the cache (kept with the
+    curriculum version it was drawn from: one round trip asks for both) or drawn and
+    cached. Drawn with the request (its layout shows the user's links) when it has no
+    flash message."""
+    key = progress_cache_key(request.user, learner)
+    version, kept = curriculum_version_and(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    rules = curriculum_rules()
+    body = progress_body_html(progress_learner(learner.pk), rules)
+    context = {"body": body, "form_token": FORM_TOKEN_SLOT}
+    page = render_to_string("learners/progress.html", context, request)
+    cache.set(key, (rules.version, page), PROGRESS_CACHE_SECONDS)
+    return page
+
+
+def progress_body_html(learner: Learner, rules: CurriculumRules) -> str:
+    """Draw the body of ``learner`` (the whole row, with their track). Drawn without the
+    request: the CSRF token and the flash messages stay outside it."""
+    context = progress_body_context(learner, rules)
+    tiers = pyramid_tiers(rules.level_names, current=context["placement"].level)
+    context["tiers"] = tiers
+    context["current"] = next(tier for tier in tiers if tier["current"])
+    return render_to_string("learners/progress_body.html", context)
+
+
+def progress_cache_key(user, learner: Learner) -> str:
+    """The cache key of the learner's progress page (kept with the curriculum version it was
+    drawn from). The page is the same for every request until the learner's data
+    (``Learner.version``, bumped by every write through the services and the roster
+    import), the curriculum (its version, a digest of the rules) or the release (the
+    templates and code that draw it) changes, so a stale page is never served; staff see
+    an Admin link in its layout."""
+    return f"progress-page:{release()}:{learner.pk}:{learner.version}:{int(user.is_staff)}"
+
+
+def pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
+    """Polygons for the four tiers of the pyramid drawing, top (level 4) first."""
+    tier_height = (PYRAMID_HEIGHT - (MAX_LEVEL - 1) * PYRAMID_GAP) / MAX_LEVEL
+    centre = PYRAMID_WIDTH / 2
+
+    def half_width(y: float) -> float:
+        spread = (PYRAMID_WIDTH - PYRAMID_TOP_WIDTH) * y / PYRAMID_HEIGHT
+        return (PYRAMID_TOP_WIDTH + spread) / 2
+
+    tiers = []
+    for index, number in enumerate(range(MAX_LEVEL, 0, -1)):
+        top = index * (tier_height + PYRAMID_GAP)
+        bottom = top + tier_height
+        corners = [
+            (centre - half_width(top), top),
+            (centre + half_width(top), top),
+            (centre + half_width(bottom), bottom),
+            (centre - half_width(bottom), bottom),
+        ]
+        tiers.append(
+            {
+                "number": str(number),  # as text: the template prints it unlocalized, faster
+                "name": level_names.get(number, f"Level {number}"),
+                "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in corners),
+                "text_y": f"{(top + bottom) / 2:.1f}",
+                "current": number == current,
+            }
+        )
+    return tiers

@@ -7,30 +7,29 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from curriculum.models import Key, Module
 from curriculum.rules import CurriculumRules
-from curriculum.selectors import curriculum_rules, curriculum_version_and
+from curriculum.selectors import curriculum_rules
 
 from .forms import AccountNameForm, SelfAssessmentForm
 from .models import Learner
-from .placement import MAX_LEVEL
 from .progress_page import (
     lowering_warning,
-    progress_body_context,
+    progress_body_html,
     progress_learner,
+    progress_page_html,
+    pyramid_tiers,
     what_opens,
+    with_form_token,
     with_status,
 )
-from .release import release
 from .services import (
     Recomputed,
     key_set_done,
@@ -40,15 +39,6 @@ from .services import (
     user_set_name,
 )
 
-# The pyramid drawing: a truncated triangle cut in four tiers, level 4 on top.
-PYRAMID_WIDTH = 320
-PYRAMID_HEIGHT = 232
-PYRAMID_TOP_WIDTH = 64
-PYRAMID_GAP = 6
-
-# How long a learner's rendered progress page is kept. Its key changes with every write
-# that changes the page, so this only bounds how long an unused entry takes up room.
-PROGRESS_CACHE_SECONDS = 24 * 60 * 60
 # What the progress view reads of the learner to find their cached page (the rest of the
 # row is read only to render it).
 PROGRESS_KEY_FIELDS = ("pk", "version", "track", "assessment_submitted_at")
@@ -61,7 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "learners/home.html",
         {
-            "tiers": _pyramid_tiers(rules.level_names, current=None),
+            "tiers": pyramid_tiers(rules.level_names, current=None),
             "stages": [
                 (stage, [(n, rules.module_titles.get(n, "")) for n in stage.modules])
                 for stage in rules.stages
@@ -70,15 +60,17 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _learner(request: HttpRequest) -> Learner:
-    """The signed-in user's learner profile (one query); created for accounts made
-    outside the signup form, such as a superuser."""
+def _learner(request: HttpRequest, *fields: str) -> Learner:
+    """The signed-in user's learner profile (one query): the whole row with its track, or
+    only ``fields`` (a tick reads its id and track before the service locks the row);
+    created for accounts made outside the signup form, such as a superuser."""
+    # get(), not first(): it drops the model's ordering (by the user's email, a join).
+    learners = Learner.objects.only(*fields) if fields else Learner.objects.select_related("track")
     try:
-        # get(), not first(): it drops the model's ordering (by the user's email, a join).
-        return Learner.objects.select_related("track").get(user=request.user)
+        return learners.get(user=request.user)
     except Learner.DoesNotExist:
         learner_ensure(user=request.user)
-        return Learner.objects.select_related("track").get(user=request.user)
+        return learners.get(user=request.user)
 
 
 @login_required
@@ -184,10 +176,9 @@ def progress(request: HttpRequest) -> HttpResponse:
         return redirect("profile")
     undo = _undo_from_query(request)
     if undo is None and not messages.get_messages(request):
-        page = _progress_page_html(request, learner)
-        head, slot, tail = page.rpartition(FORM_TOKEN_SLOT)  # the form is the page's last part
-        return HttpResponse(head + get_token(request) + tail if slot else page)
-    body = _progress_body(progress_learner(learner.pk), curriculum_rules())
+        page = progress_page_html(request, learner)
+        return HttpResponse(with_form_token(page, get_token(request)))
+    body = progress_body_html(progress_learner(learner.pk), curriculum_rules())
     if undo is not None:
         # Without JavaScript: what the tick did and its Undo, together, right after the item.
         status = {"message": _said_of(undo), "level": "info", "undo": undo}
@@ -196,66 +187,15 @@ def progress(request: HttpRequest) -> HttpResponse:
     return render(request, "learners/progress.html", context)
 
 
-# Where the cached page has its form's CSRF token (filled per request).
-FORM_TOKEN_SLOT = "form-token-of-this-request"  # noqa: S105 - a placeholder, no secret
-
-
-def _progress_page_html(request: HttpRequest, learner: Learner) -> str:
-    """The learner's whole page with ``FORM_TOKEN_SLOT``, from the cache (kept with the
-    curriculum version it was drawn from: one round trip asks for both) or drawn and
-    cached. Drawn with the request (its layout shows the user's links) when it has no
-    flash message."""
-    key = progress_cache_key(request.user, learner)
-    version, kept = curriculum_version_and(key)
-    if kept is not None and kept[0] == version:
-        return kept[1]
-    rules = curriculum_rules()
-    body = _progress_body(progress_learner(learner.pk), rules)
-    context = {"body": body, "form_token": FORM_TOKEN_SLOT}
-    page = render_to_string("learners/progress.html", context, request)
-    cache.set(key, (rules.version, page), PROGRESS_CACHE_SECONDS)
-    return page
-
-
-def _progress_body(learner: Learner, rules: CurriculumRules) -> str:
-    """Draw the body of ``learner`` (the whole row, with their track). Drawn without the
-    request: the CSRF token and the flash messages stay outside it."""
-    context = progress_body_context(learner, rules)
-    tiers = _pyramid_tiers(rules.level_names, current=context["placement"].level)
-    context["tiers"] = tiers
-    context["current"] = next(tier for tier in tiers if tier["current"])
-    return render_to_string("learners/progress_body.html", context)
-
-
-def progress_cache_key(user, learner: Learner) -> str:
-    """The cache key of the learner's progress page (kept with the curriculum version it was
-    drawn from). The page is the same for every request until the learner's data
-    (``Learner.version``, bumped by every write through the services and the roster
-    import), the curriculum (its version, a digest of the rules) or the release (the
-    templates and code that draw it) changes, so a stale page is never served; staff see
-    an Admin link in its layout."""
-    return f"progress-page:{release()}:{learner.pk}:{learner.version}:{int(user.is_staff)}"
-
-
 def _done_flag(request: HttpRequest) -> bool | None:
     """The desired state a progress form posts: done=1 or done=0 (so a repeat is harmless)."""
     return {"1": True, "0": False}.get(request.POST.get("done", ""))
 
 
-def _ticking_learner(request: HttpRequest) -> Learner:
-    """What a tick reads of the signed-in learner before the service locks (and reads) their
-    row: its id and track. An account without a learner profile gets it made (as
-    ``_learner``)."""
-    try:
-        return Learner.objects.only("pk", "track_id").get(user=request.user)
-    except Learner.DoesNotExist:
-        return _learner(request)
-
-
 @login_required
 @require_POST
 def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
-    learner = _ticking_learner(request)
+    learner = _learner(request, "pk", "track_id")
     # A key of another track is not this learner's: 404, nothing changed.
     key = get_object_or_404(Key, pk=key_id, track_id=learner.track_id)
     done = _done_flag(request)
@@ -276,7 +216,7 @@ def key_done(request: HttpRequest, key_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def module_done(request: HttpRequest, module_id: int) -> HttpResponse:
-    learner = _ticking_learner(request)
+    learner = _learner(request, "pk", "track_id")
     module = get_object_or_404(Module, pk=module_id)
     if learner.track_id is None:
         return redirect("profile")
@@ -431,7 +371,7 @@ def _in_place(
     track, as the tick left it) and, out of band, the announcement in the page's live
     region. The body is not cached: the tick changed the learner's version, and their next
     view draws it once under the new one."""
-    body = _progress_body(learner, rules or curriculum_rules())
+    body = progress_body_html(learner, rules or curriculum_rules())
     undo = status.get("undo")
     if undo is not None:
         body = with_status(body, undo.anchor, status)
@@ -440,34 +380,3 @@ def _in_place(
         "learners/progress_fragment.html",
         {"body": body, "status": status, "inline": undo is not None},
     )
-
-
-def _pyramid_tiers(level_names, *, current: int | None) -> list[dict]:
-    """Polygons for the four tiers of the pyramid drawing, top (level 4) first."""
-    tier_height = (PYRAMID_HEIGHT - (MAX_LEVEL - 1) * PYRAMID_GAP) / MAX_LEVEL
-    centre = PYRAMID_WIDTH / 2
-
-    def half_width(y: float) -> float:
-        spread = (PYRAMID_WIDTH - PYRAMID_TOP_WIDTH) * y / PYRAMID_HEIGHT
-        return (PYRAMID_TOP_WIDTH + spread) / 2
-
-    tiers = []
-    for index, number in enumerate(range(MAX_LEVEL, 0, -1)):
-        top = index * (tier_height + PYRAMID_GAP)
-        bottom = top + tier_height
-        corners = [
-            (centre - half_width(top), top),
-            (centre + half_width(top), top),
-            (centre + half_width(bottom), bottom),
-            (centre - half_width(bottom), bottom),
-        ]
-        tiers.append(
-            {
-                "number": str(number),  # as text: the template prints it unlocalized, faster
-                "name": level_names.get(number, f"Level {number}"),
-                "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in corners),
-                "text_y": f"{(top + bottom) / 2:.1f}",
-                "current": number == current,
-            }
-        )
-    return tiers

@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from curriculum.models import Key, Level, Module, Track
 from learners.admin.learners import LearnerAdminForm
-from learners.models import Learner
+from learners.models import Learner, User
 from learners.services import learner_recompute_level, module_set_done
 from tests.factories import ENGINEER_ANSWERS, LearnerFactory, UserFactory
 from tests.learners.test_admin import changeform_data
@@ -308,3 +308,23 @@ def test_on_redis_a_view_from_the_cache_costs_two_queries_and_a_tick_shows_at_on
     client.post(f"/progress/keys/{key.pk}/", {"done": "1"})
 
     assert _key_done(_page(client), key)
+
+
+def test_a_learner_made_staff_sees_the_admin_link_at_once():
+    """The cached page's layout has an Admin link for staff only: being made staff changes no
+    learner data (no new version), so whether the user is staff is part of the page's key."""
+    learner = _placed()
+    client = _client(learner)
+    assert 'href="/admin/"' not in _page(client)  # now cached without the link
+    User.objects.filter(pk=learner.user_id).update(is_staff=True)
+
+    assert 'href="/admin/"' in _page(client)
+
+
+def test_a_cached_page_without_its_token_slot_is_served_as_it_is():
+    from learners.progress_page import FORM_TOKEN_SLOT, with_form_token
+
+    assert with_form_token(f"<p>{FORM_TOKEN_SLOT}</p><form>{FORM_TOKEN_SLOT}</form>", "T") == (
+        f"<p>{FORM_TOKEN_SLOT}</p><form>T</form>"
+    )  # the last slot: the form, after anything a learner wrote
+    assert with_form_token("<p>no form</p>", "T") == "<p>no form</p>"

@@ -370,7 +370,7 @@ def test_a_superuser_sees_every_background_import(client):
 
 def test_a_new_release_never_serves_the_old_releases_page(client, curriculum, settings):
     from curriculum.selectors import curriculum_version
-    from learners.views import progress_cache_key
+    from learners.progress_page import progress_cache_key
 
     learner = LearnerFactory(engineer=True)
     client.force_login(learner.user)
