@@ -231,9 +231,8 @@ def test_preferences_after_unsubscribing_agree_with_it(site, chromium, viewport)
     expect(page.get_by_label("Turn all nudges off")).not_to_be_checked()
 
 
-def test_undo_by_keyboard_is_the_next_tab_stop_and_gives_the_focus_back(site, chromium, viewport):
-    from playwright.sync_api import expect
-
+def _on_the_progress_page_with_a_key_to_tick(site, chromium, viewport):
+    """A Surviving engineer's progress page, and the first key of theirs to tick by hand."""
     learner = LearnerFactory(engineer=True, annual_compensation=210_000)
     learner_recompute_level(learner=learner)
     key = (
@@ -243,6 +242,13 @@ def test_undo_by_keyboard_is_the_next_tab_stop_and_gives_the_focus_back(site, ch
     )
     page = _signed_in(chromium, site, learner.user, viewport)
     page.goto(site.url + "/progress/")
+    return page, key
+
+
+def test_undo_by_keyboard_is_the_next_tab_stop_and_gives_the_focus_back(site, chromium, viewport):
+    from playwright.sync_api import expect
+
+    page, key = _on_the_progress_page_with_a_key_to_tick(site, chromium, viewport)
     toggle = page.locator(f"#toggle-key-{key.pk}")
     toggle.focus()
     page.keyboard.press("Space")
@@ -269,15 +275,7 @@ def test_a_keyboard_user_who_tabs_on_before_the_swap_settles_keeps_their_place(
     Undo a quick keyboard user already tabbed to (it did, one run in a few)."""
     from playwright.sync_api import expect
 
-    learner = LearnerFactory(engineer=True, annual_compensation=210_000)
-    learner_recompute_level(learner=learner)
-    key = (
-        Key.objects.filter(track__slug="engineer", level__number=2, modules__isnull=True)
-        .order_by("order")
-        .first()
-    )
-    page = _signed_in(chromium, site, learner.user, viewport)
-    page.goto(site.url + "/progress/")
+    page, key = _on_the_progress_page_with_a_key_to_tick(site, chromium, viewport)
     page_ready(page)
     page.evaluate("htmx.config.defaultSettleDelay = 400")
     page.evaluate(
