@@ -29,6 +29,6 @@ def recompute_learners_task(
 @shared_task(name="learners.insights_refresh")
 def insights_refresh_task() -> int:
     """Hourly (beat): every track's insights figures, recomputed into the shared cache."""
-    from .insights.selectors import insights_refresh
+    from .insights.refresh import insights_refresh
 
     return insights_refresh()

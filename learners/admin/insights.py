@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from curriculum.models import Track
 
+from ..insights.refresh import insights_as_of
 from ..insights.selectors import (
     Insights,
-    insights_as_of,
     learners_at_risk,
     learners_in_scope,
     learners_never_started,

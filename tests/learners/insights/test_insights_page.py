@@ -219,7 +219,7 @@ def test_a_viewer_without_change_permission_cannot_nudge(seeded, client):
 
 
 def test_the_page_shows_the_figures_as_of_the_last_refresh(seeded, client, instructor):
-    from learners.insights.selectors import insights_refresh
+    from learners.insights.refresh import insights_refresh
     from learners.tasks import insights_refresh_task
 
     client.force_login(instructor)
@@ -261,7 +261,7 @@ def test_the_hourly_refresh_keeps_the_date_filtered_views_opened_in_the_last_day
     task refreshes it too (not only the cohorts), until nobody has opened it for a day."""
     import time_machine
 
-    from learners.insights.selectors import insights_refresh
+    from learners.insights.refresh import insights_refresh
 
     client.force_login(instructor)
     url = reverse("admin_insights")
